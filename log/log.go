@@ -70,8 +70,8 @@ type Metrics interface {
 
 type noMetrics struct{}
 
-func (noMetrics) Appended(string, int, int)                             {}
-func (noMetrics) Synced(time.Duration)                                  {}
+func (noMetrics) Appended(string, int, int)                           {}
+func (noMetrics) Synced(time.Duration)                                {}
 func (noMetrics) Cleaned(string, string, time.Duration, int64, error) {}
 
 // Log is the embedded, durable, partitioned log. All methods are safe for

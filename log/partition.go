@@ -528,7 +528,7 @@ func (p *partition) appendLocked(b *pebble.Batch, stored []byte, h BatchHeader, 
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-func getBuf() *[]byte  { b := bufPool.Get().(*[]byte); *b = (*b)[:0]; return b }
+func getBuf() *[]byte { b := bufPool.Get().(*[]byte); *b = (*b)[:0]; return b }
 func putBuf(b *[]byte) {
 	if cap(*b) <= 16<<20 {
 		bufPool.Put(b)

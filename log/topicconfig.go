@@ -69,15 +69,15 @@ var configDefs = map[string]configDef{
 		}
 		return nil
 	}},
-	ConfigRetentionMs:            {"604800000", "milliseconds, -1 for unlimited", intAtLeast(-1, func(c *TopicConfig, n int64) { c.RetentionMs = n })},
-	ConfigRetentionBytes:         {"-1", "bytes per partition, -1 for unlimited", intAtLeast(-1, func(c *TopicConfig, n int64) { c.RetentionBytes = n })},
-	ConfigSegmentBytes:           {"1073741824", "bytes", intAtLeast(14, func(c *TopicConfig, n int64) { c.SegmentBytes = n })},
-	ConfigSegmentMs:              {"604800000", "milliseconds", intAtLeast(1, func(c *TopicConfig, n int64) { c.SegmentMs = n })},
-	ConfigMinCompactionLagMs:     {"0", "milliseconds", intAtLeast(0, func(c *TopicConfig, n int64) { c.MinCompactionLagMs = n })},
-	ConfigMaxCompactionLagMs:     {"9223372036854775807", "milliseconds", intAtLeast(1, func(c *TopicConfig, n int64) { c.MaxCompactionLagMs = n })},
-	ConfigDeleteRetentionMs:      {"86400000", "milliseconds", intAtLeast(0, func(c *TopicConfig, n int64) { c.DeleteRetentionMs = n })},
-	ConfigMinInsyncReplicas:      {"1", "replicas", intAtLeast(1, func(c *TopicConfig, n int64) { c.MinInsyncReplicas = int(n) })},
-	ConfigMaxMessageBytes:        {"1048588", "bytes", intAtLeast(0, func(c *TopicConfig, n int64) { c.MaxMessageBytes = int(min(n, math.MaxInt32)) })},
+	ConfigRetentionMs:        {"604800000", "milliseconds, -1 for unlimited", intAtLeast(-1, func(c *TopicConfig, n int64) { c.RetentionMs = n })},
+	ConfigRetentionBytes:     {"-1", "bytes per partition, -1 for unlimited", intAtLeast(-1, func(c *TopicConfig, n int64) { c.RetentionBytes = n })},
+	ConfigSegmentBytes:       {"1073741824", "bytes", intAtLeast(14, func(c *TopicConfig, n int64) { c.SegmentBytes = n })},
+	ConfigSegmentMs:          {"604800000", "milliseconds", intAtLeast(1, func(c *TopicConfig, n int64) { c.SegmentMs = n })},
+	ConfigMinCompactionLagMs: {"0", "milliseconds", intAtLeast(0, func(c *TopicConfig, n int64) { c.MinCompactionLagMs = n })},
+	ConfigMaxCompactionLagMs: {"9223372036854775807", "milliseconds", intAtLeast(1, func(c *TopicConfig, n int64) { c.MaxCompactionLagMs = n })},
+	ConfigDeleteRetentionMs:  {"86400000", "milliseconds", intAtLeast(0, func(c *TopicConfig, n int64) { c.DeleteRetentionMs = n })},
+	ConfigMinInsyncReplicas:  {"1", "replicas", intAtLeast(1, func(c *TopicConfig, n int64) { c.MinInsyncReplicas = int(n) })},
+	ConfigMaxMessageBytes:    {"1048588", "bytes", intAtLeast(0, func(c *TopicConfig, n int64) { c.MaxMessageBytes = int(min(n, math.MaxInt32)) })},
 	ConfigMinCleanableDirtyRatio: {"0.5", "a ratio from 0 to 1", func(c *TopicConfig, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || f > 1 {
