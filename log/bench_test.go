@@ -1,0 +1,180 @@
+package log
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Run: go test ./log -run XXX -bench . -benchtime 3s
+//
+// BenchmarkAppend and BenchmarkPebbleBaseline measure the same batching and
+// sync side by side: sluice's durable append against pebble's synced
+// commit of the same number of keys.
+
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func benchRecords(n, size int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		v := make([]byte, size)
+		for j := range v {
+			v[j] = byte('a' + (i+j)%26)
+		}
+		recs[i] = Record{Key: []byte(fmt.Sprintf("key-%08d", i)), Value: v}
+	}
+	return recs
+}
+
+func BenchmarkAppend(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		for _, batch := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("value=%d/batch=%d", size, batch), func(b *testing.B) {
+				l, err := Open(b.TempDir(), Options{Logger: quietLogger})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				if _, err := l.CreateTopic(TopicSpec{Name: "bench", Partitions: 1}); err != nil {
+					b.Fatal(err)
+				}
+				recs := benchRecords(batch, size)
+				w := Write{Records: []PartitionRecords{{Topic: "bench", Records: recs}}}
+				ctx := context.Background()
+				b.ResetTimer()
+				start := time.Now()
+				for i := 0; i < b.N; i++ {
+					if _, err := l.Append(ctx, w); err != nil {
+						b.Fatal(err)
+					}
+				}
+				el := time.Since(start).Seconds()
+				n := float64(b.N * batch)
+				b.ReportMetric(n/el, "records/s")
+				b.ReportMetric(n*float64(size)/el/1e6, "MB/s")
+			})
+		}
+	}
+}
+
+// BenchmarkAppendParallel shows group commit: many appenders of single
+// records to one partition share fsyncs.
+func BenchmarkAppendParallel(b *testing.B) {
+	l, err := Open(b.TempDir(), Options{Logger: quietLogger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.CreateTopic(TopicSpec{Name: "bench", Partitions: 1}); err != nil {
+		b.Fatal(err)
+	}
+	recs := benchRecords(1, 100)
+	var total atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		w := Write{Records: []PartitionRecords{{Topic: "bench", Records: append([]Record(nil), recs...)}}}
+		for pb.Next() {
+			if _, err := l.Append(context.Background(), w); err != nil {
+				b.Error(err)
+				return
+			}
+			total.Add(1)
+		}
+	})
+	el := time.Since(start).Seconds()
+	b.ReportMetric(float64(total.Load())/el, "records/s")
+}
+
+// BenchmarkPebbleBaseline commits batches of keys of the same size to a
+// bare pebble with sync: the ceiling sluice's append is compared against.
+func BenchmarkPebbleBaseline(b *testing.B) {
+	for _, size := range []int{100, 200, 1024} {
+		for _, batch := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("value=%d/batch=%d", size, batch), func(b *testing.B) {
+				db, err := pebble.Open(b.TempDir(), &pebble.Options{MemTableSize: 64 << 20, Logger: pebbleLogger{quietLogger}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				val := make([]byte, size)
+				key := make([]byte, 8)
+				var seq uint64
+				b.ResetTimer()
+				start := time.Now()
+				for i := 0; i < b.N; i++ {
+					bt := db.NewBatch()
+					for j := 0; j < batch; j++ {
+						binary.BigEndian.PutUint64(key, seq)
+						seq++
+						_ = bt.Set(key, val, nil)
+					}
+					if err := bt.Commit(pebble.Sync); err != nil {
+						b.Fatal(err)
+					}
+					bt.Close()
+				}
+				el := time.Since(start).Seconds()
+				n := float64(b.N * batch)
+				b.ReportMetric(n/el, "records/s")
+				b.ReportMetric(n*float64(size)/el/1e6, "MB/s")
+			})
+		}
+	}
+}
+
+// BenchmarkReadFromZero reads a partition of 500,000 records from offset 0
+// to its end and decodes every record.
+func BenchmarkReadFromZero(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		b.Run(fmt.Sprintf("value=%d", size), func(b *testing.B) {
+			l, err := Open(b.TempDir(), Options{Logger: quietLogger, Fsync: FsyncInterval})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			if _, err := l.CreateTopic(TopicSpec{Name: "bench", Partitions: 1}); err != nil {
+				b.Fatal(err)
+			}
+			const total = 500_000
+			recs := benchRecords(1000, size)
+			w := Write{Records: []PartitionRecords{{Topic: "bench", Records: recs}}}
+			for i := 0; i < total/1000; i++ {
+				if _, err := l.Append(context.Background(), w); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var buf []Record
+			b.ResetTimer()
+			start := time.Now()
+			read := 0
+			for i := 0; i < b.N; i++ {
+				for off := int64(0); off < total; {
+					res, err := l.Read("bench", 0, off, ReadOptions{MaxBytes: 4 << 20})
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, bt := range res.Batches {
+						buf, err = bt.AppendRecords(buf[:0])
+						if err != nil {
+							b.Fatal(err)
+						}
+						read += len(buf)
+						off = bt.LastOffset + 1
+					}
+				}
+			}
+			el := time.Since(start).Seconds()
+			b.ReportMetric(float64(read)/el, "records/s")
+			b.ReportMetric(float64(read*size)/el/1e6, "MB/s")
+		})
+	}
+}
