@@ -147,12 +147,10 @@ func checkKafkaCRC(raw []byte) error {
 // encodeBatch appends a stored batch (sluice CRC + Kafka v2 batch) holding
 // recs to dst. Offsets are base, base+1, ...; timestamps of zero are
 // replaced by now.
-func encodeBatch(dst []byte, base int64, epoch int32, recs []Record, now int64) []byte {
+func encodeBatch(dst []byte, base int64, epoch int32, pb *ProducerBatch, recs []Record, now int64) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, storedCRCLen+batchHeaderLen)...)
-	hdr := dst[start+storedCRCLen:]
 	be := binary.BigEndian
-
 	baseTs, maxTs := int64(-1), int64(-1)
 	for i := range recs {
 		ts := recs[i].Timestamp
@@ -174,7 +172,7 @@ func encodeBatch(dst []byte, base int64, epoch int32, recs []Record, now int64) 
 		}
 		dst = appendRecord(dst, r, ts-baseTs, int64(i))
 	}
-	hdr = dst[start+storedCRCLen:]
+	hdr := dst[start+storedCRCLen:]
 	be.PutUint64(hdr[offBaseOffset:], uint64(base))
 	be.PutUint32(hdr[offBatchLength:], uint32(len(hdr)-12))
 	be.PutUint32(hdr[offLeaderEpoch:], uint32(epoch))
@@ -183,9 +181,15 @@ func encodeBatch(dst []byte, base int64, epoch int32, recs []Record, now int64) 
 	be.PutUint32(hdr[offLastOffsetDelta:], uint32(len(recs)-1))
 	be.PutUint64(hdr[offBaseTimestamp:], uint64(baseTs))
 	be.PutUint64(hdr[offMaxTimestamp:], uint64(maxTs))
-	be.PutUint64(hdr[offProducerID:], ^uint64(0))
-	be.PutUint16(hdr[offProducerEpoch:], ^uint16(0))
-	be.PutUint32(hdr[offBaseSequence:], ^uint32(0))
+	if pb != nil {
+		be.PutUint64(hdr[offProducerID:], uint64(pb.ID))
+		be.PutUint16(hdr[offProducerEpoch:], uint16(pb.Epoch))
+		be.PutUint32(hdr[offBaseSequence:], uint32(pb.BaseSequence))
+	} else {
+		be.PutUint64(hdr[offProducerID:], ^uint64(0))
+		be.PutUint16(hdr[offProducerEpoch:], ^uint16(0))
+		be.PutUint32(hdr[offBaseSequence:], ^uint32(0))
+	}
 	be.PutUint32(hdr[offRecordCount:], uint32(len(recs)))
 	be.PutUint32(hdr[offCRC:], crc32.Checksum(hdr[offAttributes:], castagnoli))
 	sealStored(dst[start:])

@@ -29,7 +29,7 @@ func TestBatchRoundTrip(t *testing.T) {
 				recs[i].Headers = []Header{{Key: "k", Value: values[i]}, {Key: "", Value: nil}}
 			}
 		}
-		stored := encodeBatch(nil, int64(base), epoch, recs, 5)
+		stored := encodeBatch(nil, int64(base), epoch, nil, recs, 5)
 		raw, h, err := openStored(stored)
 		if err != nil || checkKafkaCRC(raw) != nil {
 			t.Logf("open: %v", err)
@@ -80,7 +80,7 @@ func TestRewriteBatchMatchesReference(t *testing.T) {
 				recs[i].Value = nil
 			}
 		}
-		stored := encodeBatch(nil, 100, 1, recs, 1000)
+		stored := encodeBatch(nil, 100, 1, nil, recs, 1000)
 		raw, h, _ := openStored(stored)
 		keepMask := rng.Uint64()
 		keep := func(off int64, _ []byte, _ bool, _ int64) bool { return keepMask&(1<<(off-100)) != 0 }
@@ -119,8 +119,8 @@ func TestRewriteBatchMatchesReference(t *testing.T) {
 // record decoder and the rewriter: they must return errors, never panic or
 // read out of bounds.
 func FuzzStoredBatch(f *testing.F) {
-	f.Add(encodeBatch(nil, 0, 0, []Record{kv("a", "1")}, 1))
-	f.Add(encodeBatch(nil, 7, 2, []Record{kv("a", "1"), {Key: nil, Value: nil, Headers: []Header{{Key: "h", Value: []byte("v")}}}}, 1))
+	f.Add(encodeBatch(nil, 0, 0, nil, []Record{kv("a", "1")}, 1))
+	f.Add(encodeBatch(nil, 7, 2, nil, []Record{kv("a", "1"), {Key: nil, Value: nil, Headers: []Header{{Key: "h", Value: []byte("v")}}}}, 1))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Seal so that the fuzzer gets past the checksum.

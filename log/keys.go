@@ -14,6 +14,7 @@ const (
 	prefixGroup     byte = 0x05 // consumer-group committed offsets
 	prefixMeta      byte = 0x06 // caller metadata (source positions)
 	prefixEpoch     byte = 0x07 // leader-epoch start offsets
+	prefixProducer  byte = 0x08 // idempotent producer state
 )
 
 // formatKey holds the on-disk format version.
@@ -104,4 +105,8 @@ func prefixEnd(p []byte) []byte {
 		}
 	}
 	return nil
+}
+
+func producerKey(topicID uint32, partition int32, pid int64) []byte {
+	return offsetKey(prefixProducer, topicID, partition, pid)
 }

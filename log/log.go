@@ -446,7 +446,7 @@ func (l *Log) DeleteTopic(name string) error {
 	b := l.db.NewBatch()
 	defer b.Close()
 	_ = b.Delete(topicKey(name), nil)
-	for _, prefix := range []byte{prefixBatch, prefixPartition, prefixSegment, prefixEpoch} {
+	for _, prefix := range []byte{prefixBatch, prefixPartition, prefixSegment, prefixEpoch, prefixProducer} {
 		s, e := topicSpan(prefix, t.id)
 		_ = b.DeleteRange(s, e, nil)
 	}

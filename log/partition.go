@@ -37,6 +37,8 @@ type partition struct {
 		// tombstonesDue is when the oldest kept tombstone expires; zero
 		// (unknown, after open) makes the next cleaner pass look.
 		tombstonesDue int64
+		// producers holds idempotent producers' recent batches.
+		producers map[int64]*producerState
 	}
 
 	// Readers use these without mu.
@@ -197,6 +199,9 @@ func (p *partition) load() error {
 	if err := p.recoverTail(); err != nil {
 		return err
 	}
+	if err := p.loadProducers(); err != nil {
+		return err
+	}
 	var size int64
 	for _, s := range p.mu.segments {
 		size += s.Bytes
@@ -337,6 +342,11 @@ type PartitionRecords struct {
 	Topic     string
 	Partition int32
 	Records   []Record
+	// Producer, when set, makes the append idempotent: a batch identical
+	// to one of the producer's last five is not written again (the result
+	// says Duplicate and gives the first write's offsets), and a gap or
+	// an old epoch is refused (ErrOutOfOrderSequence, ErrProducerFenced).
+	Producer *ProducerBatch
 }
 
 // Write is one atomic append: every record of every partition and every
@@ -352,6 +362,9 @@ type AppendResult struct {
 	Partition  int32
 	BaseOffset int64
 	LastOffset int64
+	// Duplicate is true when an idempotent producer's batch had already
+	// been written; the offsets are those of that first write.
+	Duplicate bool
 }
 
 // Append writes w atomically. With FsyncAlways it returns after the write
@@ -360,6 +373,62 @@ type AppendResult struct {
 // become the append time. An error means nothing was acknowledged; after a
 // write or sync error the log refuses further writes (ErrFailed).
 func (l *Log) Append(ctx context.Context, w Write) ([]AppendResult, error) {
+	p, err := l.AppendAsync(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Pending is an append whose offsets are assigned and whose write is queued,
+// awaiting its fsync.
+type Pending struct {
+	l       *Log
+	b       *pebbleBatch
+	results []AppendResult
+	updates []pendingUpdate
+}
+
+type pendingUpdate struct {
+	p       *partition
+	topic   string
+	leo     int64
+	records int
+	bytes   int
+}
+
+// Wait waits for the append's fsync and then makes the records readable.
+// It must be called exactly once. The results are those Append returns.
+func (pd *Pending) Wait() ([]AppendResult, error) {
+	l := pd.l
+	if pd.b != nil {
+		defer pd.b.Close()
+		if l.opts.Fsync == FsyncAlways {
+			start := time.Now()
+			if err := pd.b.SyncWait(); err != nil {
+				return nil, l.fail(fmt.Errorf("append fsync: %w", err))
+			}
+			l.metrics.Synced(time.Since(start))
+		}
+	}
+	for _, u := range pd.updates {
+		if !l.opts.ExternalHighWatermark {
+			u.p.advanceHW(u.leo)
+		} else {
+			u.p.wake()
+		}
+		if u.records > 0 {
+			l.metrics.Appended(u.topic, u.records, u.bytes)
+		}
+	}
+	return pd.results, nil
+}
+
+// AppendAsync assigns offsets and queues w's write, in order with every
+// other append, and returns without waiting for the fsync. Callers that
+// must keep several appends in order (a Kafka connection's pipelined
+// produce requests) call AppendAsync in that order and Wait afterwards.
+func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 	if err := l.writable(); err != nil {
 		return nil, err
 	}
@@ -367,14 +436,15 @@ func (l *Log) Append(ctx context.Context, w Write) ([]AppendResult, error) {
 		return nil, err
 	}
 	type job struct {
-		p    *partition
-		t    *topic
-		recs []Record
-		res  int
+		p   *partition
+		t   *topic
+		pr  *PartitionRecords
+		res int
 	}
 	jobs := make([]job, 0, len(w.Records))
 	results := make([]AppendResult, len(w.Records))
-	for i, pr := range w.Records {
+	for i := range w.Records {
+		pr := &w.Records[i]
 		if len(pr.Records) == 0 {
 			return nil, fmt.Errorf("%w: no records for topic %q partition %d", ErrInvalidRecord, pr.Topic, pr.Partition)
 		}
@@ -392,7 +462,7 @@ func (l *Log) Append(ctx context.Context, w Write) ([]AppendResult, error) {
 			}
 		}
 		results[i] = AppendResult{Topic: pr.Topic, Partition: pr.Partition}
-		jobs = append(jobs, job{p: p, t: t, recs: pr.Records, res: i})
+		jobs = append(jobs, job{p: p, t: t, pr: pr, res: i})
 	}
 	for _, e := range w.Meta {
 		if e.Key == "" {
@@ -428,24 +498,33 @@ func (l *Log) Append(ctx context.Context, w Write) ([]AppendResult, error) {
 	}
 
 	b := l.db.NewBatch()
-	defer b.Close()
 	nowMs := l.now().UnixMilli()
 	buf := getBuf()
 	defer putBuf(buf)
-	type done struct {
-		p   *partition
-		leo int64
-	}
-	var updates []done
-	var bytesByTopic []int
+	pd := &Pending{l: l, results: results}
 	for _, j := range jobs {
 		if j.t.deleted.Load() {
 			unlock()
+			b.Close()
 			return nil, fmt.Errorf("%w: topic %q was deleted", ErrUnknownTopic, j.t.name)
 		}
 		p := j.p
 		cfg := j.t.cfg.Load().resolved
-		recs := j.recs
+		recs := j.pr.Records
+		if pb := j.pr.Producer; pb != nil {
+			dup, err := p.checkProducer(pb, len(recs))
+			if err != nil {
+				unlock()
+				b.Close()
+				return nil, fmt.Errorf("topic %q partition %d: %w", j.t.name, p.id, err)
+			}
+			if dup != nil {
+				results[j.res].BaseOffset, results[j.res].LastOffset, results[j.res].Duplicate = dup.firstOff, dup.lastOff, true
+				// Answer only once the original is readable.
+				pd.updates = append(pd.updates, pendingUpdate{p: p, topic: j.t.name, leo: dup.lastOff + 1})
+				continue
+			}
+		}
 		if cfg.LogAppendTime {
 			for k := range recs {
 				recs[k].Timestamp = nowMs
@@ -453,18 +532,21 @@ func (l *Log) Append(ctx context.Context, w Write) ([]AppendResult, error) {
 		}
 		base := p.mu.leo
 		start := len(*buf)
-		*buf = encodeBatch(*buf, base, p.mu.leaderEpoch, recs, nowMs)
+		*buf = encodeBatch(*buf, base, p.mu.leaderEpoch, j.pr.Producer, recs, nowMs)
 		stored := (*buf)[start:]
-		if cfg.MaxMessageBytes > 0 && len(stored)-storedCRCLen > cfg.MaxMessageBytes+1024 && len(recs) == 1 {
+		if cfg.MaxMessageBytes > 0 && len(recs) == 1 && len(stored) > cfg.MaxMessageBytes+storedCRCLen+batchHeaderLen {
 			unlock()
+			b.Close()
 			return nil, fmt.Errorf("%w: record of %d bytes exceeds max.message.bytes %d of topic %q", ErrInvalidRecord, len(stored), cfg.MaxMessageBytes, j.t.name)
 		}
 		last := base + int64(len(recs)) - 1
 		hdr, _ := parseBatchHeader(stored[storedCRCLen:])
 		p.appendLocked(b, stored, hdr, nowMs, cfg)
+		if pb := j.pr.Producer; pb != nil {
+			p.recordProducer(b, pb, len(recs), base)
+		}
 		results[j.res].BaseOffset, results[j.res].LastOffset = base, last
-		updates = append(updates, done{p, last + 1})
-		bytesByTopic = append(bytesByTopic, len(stored))
+		pd.updates = append(pd.updates, pendingUpdate{p: p, topic: j.t.name, leo: last + 1, records: len(recs), bytes: len(stored)})
 	}
 	for _, e := range w.Meta {
 		if e.Value == nil {
@@ -472,6 +554,11 @@ func (l *Log) Append(ctx context.Context, w Write) ([]AppendResult, error) {
 		} else {
 			_ = b.Set(metaKey(e.Key), e.Value, nil)
 		}
+	}
+	if b.Empty() {
+		unlock()
+		b.Close()
+		return pd, nil
 	}
 	var err error
 	if l.opts.Fsync == FsyncAlways {
@@ -481,25 +568,14 @@ func (l *Log) Append(ctx context.Context, w Write) ([]AppendResult, error) {
 	}
 	unlock()
 	if err != nil {
+		b.Close()
 		return nil, l.fail(fmt.Errorf("append: %w", err))
 	}
-	if l.opts.Fsync == FsyncAlways {
-		start := time.Now()
-		if err := b.SyncWait(); err != nil {
-			return nil, l.fail(fmt.Errorf("append fsync: %w", err))
-		}
-		l.metrics.Synced(time.Since(start))
-	}
-	for i, u := range updates {
-		if !l.opts.ExternalHighWatermark {
-			u.p.advanceHW(u.leo)
-		} else {
-			u.p.wake()
-		}
-		l.metrics.Appended(jobs[i].t.name, len(jobs[i].recs), bytesByTopic[i])
-	}
-	return results, nil
+	pd.b = b
+	return pd, nil
 }
+
+type pebbleBatch = pebble.Batch
 
 // appendLocked adds one stored batch to b and updates the in-memory state:
 // segment roll, segment summary, leader-epoch start, log end offset.
@@ -685,6 +761,17 @@ func (l *Log) States() []PartitionState {
 		return out[i].Partition < out[j].Partition
 	})
 	return out
+}
+
+// Changed returns a channel that is closed when the partition's readable
+// end, log end or existence changes. Take it before reading to not miss a
+// change.
+func (l *Log) Changed(topic string, part int32) (<-chan struct{}, error) {
+	p, err := l.partition(topic, part)
+	if err != nil {
+		return nil, err
+	}
+	return p.changed(), nil
 }
 
 // WaitForData blocks until the partition's readable end passes offset, the

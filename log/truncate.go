@@ -97,6 +97,7 @@ func (p *partition) truncateLocked(offset int64) error {
 		_ = b2.Delete(epochKey(t.id, p.id, e.Epoch), nil)
 		p.mu.epochs = p.mu.epochs[:len(p.mu.epochs)-1]
 	}
+	p.truncateProducers(b2, offset)
 	if p.mu.cleanedTo > offset {
 		p.mu.cleanedTo = offset
 		_ = b2.Set(partKey(prefixPartition, t.id, p.id), p.stateLocked().encode(), nil)
