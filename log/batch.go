@@ -268,15 +268,49 @@ func appendVarBytes(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
+// ParseKafkaBatch parses the header of the first Kafka record batch v2 in
+// raw (a Produce request's records may hold several), checks its Kafka CRC,
+// and returns the header and the batch's length in bytes. Compressed
+// batches are allowed; their records section is raw[61:n].
+func ParseKafkaBatch(raw []byte) (BatchHeader, int, error) {
+	if len(raw) < batchHeaderLen {
+		return BatchHeader{}, 0, errShortBatch
+	}
+	n := int64(int32(binary.BigEndian.Uint32(raw[offBatchLength:]))) + 12
+	if n < batchHeaderLen || n > int64(len(raw)) {
+		return BatchHeader{}, 0, fmt.Errorf("record batch length %d does not fit in %d bytes", n, len(raw))
+	}
+	raw = raw[:n]
+	h, err := parseBatchHeader(raw)
+	if err != nil {
+		return h, 0, err
+	}
+	if err := checkKafkaCRC(raw); err != nil {
+		return h, 0, err
+	}
+	return h, int(n), nil
+}
+
+// DecodeKafkaRecords decodes the records section of a batch (after the
+// 61-byte header, decompressed if the batch was compressed) and appends
+// the records to dst. The records alias section.
+func DecodeKafkaRecords(h BatchHeader, section []byte, dst []Record) ([]Record, error) {
+	return decodeSection(section, h, dst)
+}
+
 // decodeRecords decodes the records of an uncompressed Kafka v2 batch.
 func decodeRecords(raw []byte, h BatchHeader, dst []Record) ([]Record, error) {
 	if h.Compression() != 0 {
 		return dst, fmt.Errorf("record batch at offset %d is compressed (codec %d); sluice stores batches uncompressed", h.BaseOffset, h.Compression())
 	}
-	if h.RecordCount > int32(len(raw)) {
-		return dst, fmt.Errorf("record batch at offset %d claims %d records in %d bytes", h.BaseOffset, h.RecordCount, len(raw))
+	return decodeSection(raw[batchHeaderLen:], h, dst)
+}
+
+func decodeSection(section []byte, h BatchHeader, dst []Record) ([]Record, error) {
+	if h.RecordCount > int32(len(section)) {
+		return dst, fmt.Errorf("record batch at offset %d claims %d records in %d bytes", h.BaseOffset, h.RecordCount, len(section))
 	}
-	d := decoder{b: raw[batchHeaderLen:]}
+	d := decoder{b: section}
 	if cap(dst)-len(dst) < int(h.RecordCount) {
 		n := make([]Record, len(dst), len(dst)+int(h.RecordCount))
 		copy(n, dst)

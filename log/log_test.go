@@ -342,7 +342,7 @@ func TestTruncateAndEpochs(t *testing.T) {
 	if err := l.Truncate("t", 0, 1); err != nil {
 		t.Fatal(err)
 	}
-	if e, end, _ := l.EndOffsetForEpoch("t", 0, 9); e != 0 || end != 1 {
+	if e, end, _ := l.EndOffsetForEpoch("t", 0, 9); e != 3 || end != 1 {
 		t.Fatalf("after truncate to 1: epoch %d end %d", e, end)
 	}
 }

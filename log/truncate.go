@@ -156,10 +156,17 @@ func (l *Log) SetLeaderEpoch(topic string, part int32, epoch int32) error {
 	old := p.mu.leaderEpoch
 	p.mu.leaderEpoch = epoch
 	t := p.topic.Load()
-	if err := l.db.Set(partKey(prefixPartition, t.id, p.id), p.stateLocked().encode(), pebble.Sync); err != nil {
+	// As Kafka does when a replica becomes leader, the new epoch starts
+	// at the current log end, even before anything is appended in it.
+	b := l.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(partKey(prefixPartition, t.id, p.id), p.stateLocked().encode(), nil)
+	_ = b.Set(epochKey(t.id, p.id, epoch), binary.BigEndian.AppendUint64(nil, uint64(p.mu.leo)), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
 		p.mu.leaderEpoch = old
 		return l.fail(fmt.Errorf("set leader epoch of %q partition %d: %w", topic, part, err))
 	}
+	p.mu.epochs = append(p.mu.epochs, epochEntry{Epoch: epoch, StartOffset: p.mu.leo})
 	return nil
 }
 
@@ -174,6 +181,9 @@ func (l *Log) EndOffsetForEpoch(topic string, part int32, epoch int32) (int32, i
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if epoch >= p.mu.leaderEpoch {
+		return p.mu.leaderEpoch, p.mu.leo, nil
+	}
 	es := p.mu.epochs
 	for i := len(es) - 1; i >= 0; i-- {
 		if es[i].Epoch <= epoch {
