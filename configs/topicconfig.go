@@ -156,3 +156,7 @@ func unitHint(key, v string) string {
 	}
 	return ""
 }
+
+// TopicConfigKeys returns the Kafka topic config keys a config file may
+// use, sorted. The log accepts the same set.
+func TopicConfigKeys() []string { return append([]string(nil), topicConfigKeys...) }

@@ -97,7 +97,7 @@ var configDefs = map[string]configDef{
 		}
 		return nil
 	}},
-	ConfigCompressionType: {"producer", "producer, none, gzip, snappy, lz4 or zstd", func(c *TopicConfig, v string) error {
+	ConfigCompressionType: {"producer", "producer, uncompressed, gzip, snappy, lz4 or zstd; sluice stores batches uncompressed", func(c *TopicConfig, v string) error {
 		switch v {
 		case "producer", "none", "uncompressed", "gzip", "snappy", "lz4", "zstd":
 			return nil
@@ -106,13 +106,58 @@ var configDefs = map[string]configDef{
 	}},
 }
 
+// inert are Kafka topic configs that sluice accepts, stores and describes so
+// that Kafka tools and clients that set them keep working, but that change
+// nothing in sluice's log (it has no index files, page-cache flushing,
+// tiered storage or throttles).
+var inert = map[string]configDef{
+	"compression.gzip.level":                  {"-1", "accepted; no effect", intAtLeast(-1, nil)},
+	"compression.lz4.level":                   {"9", "accepted; no effect", intAtLeast(1, nil)},
+	"compression.zstd.level":                  {"3", "accepted; no effect", intAtLeast(-131072, nil)},
+	"file.delete.delay.ms":                    {"60000", "accepted; no effect", intAtLeast(0, nil)},
+	"flush.messages":                          {"9223372036854775807", "accepted; no effect (see log.fsync)", intAtLeast(1, nil)},
+	"flush.ms":                                {"9223372036854775807", "accepted; no effect (see log.fsync)", intAtLeast(0, nil)},
+	"follower.replication.throttled.replicas": {"", "accepted; no effect", anyString},
+	"index.interval.bytes":                    {"4096", "accepted; no effect", intAtLeast(0, nil)},
+	"leader.replication.throttled.replicas":   {"", "accepted; no effect", anyString},
+	"local.retention.bytes":                   {"-2", "accepted; no effect", intAtLeast(-2, nil)},
+	"local.retention.ms":                      {"-2", "accepted; no effect", intAtLeast(-2, nil)},
+	"message.downconversion.enable":           {"true", "accepted; no effect", boolString},
+	"message.format.version":                  {"3.0-IV1", "accepted; no effect", anyString},
+	"message.timestamp.after.max.ms":          {"9223372036854775807", "accepted; no effect", intAtLeast(0, nil)},
+	"message.timestamp.before.max.ms":         {"9223372036854775807", "accepted; no effect", intAtLeast(0, nil)},
+	"message.timestamp.difference.max.ms":     {"9223372036854775807", "accepted; no effect", intAtLeast(0, nil)},
+	"preallocate":                             {"false", "accepted; no effect", boolString},
+	"remote.storage.enable":                   {"false", "accepted; no effect", boolString},
+	"segment.index.bytes":                     {"10485760", "accepted; no effect", intAtLeast(4, nil)},
+	"segment.jitter.ms":                       {"0", "accepted; no effect", intAtLeast(0, nil)},
+	"unclean.leader.election.enable":          {"false", "accepted; no effect", boolString},
+}
+
+func init() {
+	for k, d := range inert {
+		configDefs[k] = d
+	}
+}
+
+func anyString(*TopicConfig, string) error { return nil }
+
+func boolString(_ *TopicConfig, v string) error {
+	if v != "true" && v != "false" {
+		return fmt.Errorf("want true or false, got %q", v)
+	}
+	return nil
+}
+
 func intAtLeast(lo int64, set func(*TopicConfig, int64)) func(*TopicConfig, string) error {
 	return func(c *TopicConfig, v string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || n < lo {
 			return fmt.Errorf("want an integer ≥ %d, got %q", lo, v)
 		}
-		set(c, n)
+		if set != nil {
+			set(c, n)
+		}
 		return nil
 	}
 }

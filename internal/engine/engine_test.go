@@ -400,3 +400,13 @@ func TestEngineStoppedBeforeItStarts(t *testing.T) {
 		t.Errorf("the log was opened by a Run stopped before it started (stat: %v)", err)
 	}
 }
+
+// TestTopicConfigKeysAgree keeps the keys a config file may set and the
+// keys the log accepts the same set.
+func TestTopicConfigKeysAgree(t *testing.T) {
+	file := configs.TopicConfigKeys()
+	logKeys := sluicelog.ConfigKeys()
+	if strings.Join(file, ",") != strings.Join(logKeys, ",") {
+		t.Fatalf("configs accepts %v\nlog accepts %v", file, logKeys)
+	}
+}

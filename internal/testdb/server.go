@@ -125,8 +125,18 @@ func (s *server) restart(t testing.TB) {
 	if err := s.stopLocked(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.startLocked(s.mu.port); err != nil {
-		t.Fatal(err)
+	// A backend of the old server can still be exiting, holding
+	// PostgreSQL's shared memory interlock for a moment; try again then.
+	deadline := time.Now().Add(stopTimeout)
+	for {
+		err := s.startLocked(s.mu.port)
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "pre-existing shared memory block") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(pollInterval)
 	}
 }
 
