@@ -28,6 +28,11 @@ type Node struct {
 	DataDir     string // data_dir: pebble and everything durable. Default: "./data".
 	KafkaListen string // kafka_listen: HOST:PORT of the Kafka wire API. Default: "127.0.0.1:9092".
 	AdminListen string // admin_listen: HOST:PORT of REST, /healthz, /readyz, /metrics. Default: "127.0.0.1:8083".
+	// KafkaAdvertise is the HOST:PORT Kafka clients are told to connect
+	// to (Kafka's advertised.listeners), when it differs from
+	// kafka_listen — behind NAT or in a container. Default: kafka_listen,
+	// with 127.0.0.1 for an unspecified host.
+	KafkaAdvertise string // kafka_advertise
 }
 
 // Cluster lists the nodes of a replicated cluster.

@@ -465,10 +465,11 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 
 func (d *decoder) node(n *yaml.Node, path string, out *Node) {
 	d.mapping(n, path, fields{
-		"id":           func(v *yaml.Node, p string) { d.integer(v, p, &out.ID) },
-		"data_dir":     func(v *yaml.Node, p string) { d.text(v, p, &out.DataDir) },
-		"kafka_listen": func(v *yaml.Node, p string) { d.text(v, p, &out.KafkaListen) },
-		"admin_listen": func(v *yaml.Node, p string) { d.text(v, p, &out.AdminListen) },
+		"id":              func(v *yaml.Node, p string) { d.integer(v, p, &out.ID) },
+		"data_dir":        func(v *yaml.Node, p string) { d.text(v, p, &out.DataDir) },
+		"kafka_listen":    func(v *yaml.Node, p string) { d.text(v, p, &out.KafkaListen) },
+		"admin_listen":    func(v *yaml.Node, p string) { d.text(v, p, &out.AdminListen) },
+		"kafka_advertise": func(v *yaml.Node, p string) { d.text(v, p, &out.KafkaAdvertise) },
 	})
 }
 

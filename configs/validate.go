@@ -57,6 +57,11 @@ func (v *validator) node() {
 	}
 	kafkaOK := v.listen("node.kafka_listen", n.KafkaListen, "127.0.0.1:9092")
 	adminOK := v.listen("node.admin_listen", n.AdminListen, "127.0.0.1:8083")
+	if n.KafkaAdvertise != "" {
+		if msg := checkHostPort(n.KafkaAdvertise, false); msg != "" {
+			v.report("node.kafka_advertise", fmt.Sprintf("invalid address %q: %s", clip(n.KafkaAdvertise), msg), `write the HOST:PORT clients reach, e.g. "sluice.example.com:9092"`)
+		}
+	}
 	if kafkaOK && adminOK && sameListener(n.KafkaListen, n.AdminListen) {
 		v.report("node.admin_listen", fmt.Sprintf("%s is the address of kafka_listen too", n.AdminListen), "give them different ports")
 	}

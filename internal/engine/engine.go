@@ -41,6 +41,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,6 +79,8 @@ type Engine struct {
 	metrics *logMetrics
 	ready   readiness
 	admin   *adminServer
+	// kafkaAddr holds the Kafka listener's bound address (a string).
+	kafkaAddr atomic.Value
 
 	mu struct {
 		sync.Mutex
@@ -89,8 +92,8 @@ type Engine struct {
 }
 
 // component is a part of the daemon that runs beside the log and has its own
-// lifecycle: admin HTTP and the cleaner today; the Kafka listener and the
-// connector runtime join the list when they land. Run starts components in
+// lifecycle: admin HTTP, the cleaner and the Kafka listener today; the
+// connector runtime joins the list when it lands. Run starts components in
 // order and stops them in reverse order.
 //
 // start returns once the component serves (a listener is bound), or with
@@ -162,6 +165,13 @@ func (e *Engine) Registry() *prometheus.Registry { return e.reg }
 // bound it.
 func (e *Engine) AdminAddr() string { return e.admin.boundAddr() }
 
+// KafkaAddr returns the address the Kafka wire API is bound to, or "" before
+// it listens.
+func (e *Engine) KafkaAddr() string {
+	a, _ := e.kafkaAddr.Load().(string)
+	return a
+}
+
 // Ready reports whether the engine serves (the log is open and the topics
 // exist) and, when it does not, why.
 func (e *Engine) Ready() (bool, string) { return e.ready.get() }
@@ -210,14 +220,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		return errors.Join(err, e.drain(running, l))
 	}
 
-	// The components that need the log. The Kafka listener
-	// (node.kafka_listen) and the connector runtime go here.
-	for _, c := range []component{newCleaner(l, e.cfg.Log.CleanerInterval)} {
+	// The components that need the log; the connector runtime joins them.
+	kafka := newKafkaListener(e.cfg, l, e.logger)
+	for _, c := range []component{newCleaner(l, e.cfg.Log.CleanerInterval), kafka} {
 		if err := c.start(ctx); err != nil {
 			return errors.Join(err, e.drain(running, l))
 		}
 		running = append(running, c)
 	}
+	e.kafkaAddr.Store(kafka.boundAddr())
 
 	e.ready.set(true, "")
 	e.logger.Info("sluice ready", "node", e.cfg.Node.ID, "admin", e.AdminAddr(),

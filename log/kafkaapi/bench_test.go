@@ -1,0 +1,139 @@
+package kafkaapi
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Run: go test ./log/kafkaapi -run XXX -bench . -benchtime 200000x
+//
+// Compare with the log's own BenchmarkAppend and BenchmarkReadFromZero:
+// the wire API should cost at most 30% of their throughput.
+
+func BenchmarkProduce(b *testing.B) {
+	for _, parts := range []int32{1, 6} {
+		for _, size := range []int{100, 1024} {
+			b.Run(fmt.Sprintf("partitions=%d/value=%d", parts, size), func(b *testing.B) {
+				ts := startServer(b, Options{})
+				if _, err := ts.log.CreateTopic(topicSpec("bench", parts)); err != nil {
+					b.Fatal(err)
+				}
+				cl := ts.client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond),
+					kgo.MaxBufferedRecords(1<<20), kgo.ProducerBatchMaxBytes(1<<20), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+				value := make([]byte, size)
+				ctx := context.Background()
+				var wg sync.WaitGroup
+				var failed error
+				var mu sync.Mutex
+				b.ResetTimer()
+				start := time.Now()
+				for i := 0; i < b.N; i++ {
+					wg.Add(1)
+					cl.Produce(ctx, &kgo.Record{Topic: "bench", Value: value}, func(_ *kgo.Record, err error) {
+						if err != nil {
+							mu.Lock()
+							failed = err
+							mu.Unlock()
+						}
+						wg.Done()
+					})
+				}
+				wg.Wait()
+				el := time.Since(start).Seconds()
+				if failed != nil {
+					b.Fatal(failed)
+				}
+				b.ReportMetric(float64(b.N)/el, "records/s")
+				b.ReportMetric(float64(b.N*size)/el/1e6, "MB/s")
+			})
+		}
+	}
+}
+
+func BenchmarkConsume(b *testing.B) {
+	for _, parts := range []int32{1, 6} {
+		for _, size := range []int{100, 1024} {
+			b.Run(fmt.Sprintf("partitions=%d/value=%d", parts, size), func(b *testing.B) {
+				ts := startServer(b, Options{})
+				if _, err := ts.log.CreateTopic(topicSpec("bench", parts)); err != nil {
+					b.Fatal(err)
+				}
+				fill(b, ts, "bench", parts, size, b.N)
+				cl := ts.client(b, kgo.ConsumeTopics("bench"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+					kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(4<<20))
+				ctx := context.Background()
+				b.ResetTimer()
+				start := time.Now()
+				n := 0
+				for n < b.N {
+					fs := cl.PollFetches(ctx)
+					if errs := fs.Errors(); len(errs) > 0 {
+						b.Fatal(errs[0].Err)
+					}
+					n += fs.NumRecords()
+				}
+				el := time.Since(start).Seconds()
+				b.ReportMetric(float64(n)/el, "records/s")
+				b.ReportMetric(float64(n*size)/el/1e6, "MB/s")
+			})
+		}
+	}
+}
+
+// fill writes n records straight into the log, round robin.
+func fill(b *testing.B, ts *testServer, topic string, parts int32, size, n int) {
+	b.Helper()
+	for p := int32(0); p < parts; p++ {
+		per := n / int(parts)
+		if p == 0 {
+			per += n % int(parts)
+		}
+		for per > 0 {
+			k := min(per, 1000)
+			if err := appendN(ts, topic, p, size, k); err != nil {
+				b.Fatal(err)
+			}
+			per -= k
+		}
+	}
+}
+
+// BenchmarkProduceLatency produces at a fixed moderate rate (2,000
+// records/s, one producer, acks=all) and reports p50 and p99 of the time
+// from Produce to acknowledgement.
+func BenchmarkProduceLatency(b *testing.B) {
+	ts := startServer(b, Options{})
+	if _, err := ts.log.CreateTopic(topicSpec("lat", 1)); err != nil {
+		b.Fatal(err)
+	}
+	cl := ts.client(b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
+	value := make([]byte, 100)
+	ctx := context.Background()
+	lat := make([]time.Duration, b.N)
+	var wg sync.WaitGroup
+	tick := time.NewTicker(500 * time.Microsecond)
+	defer tick.Stop()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		<-tick.C
+		wg.Add(1)
+		start := time.Now()
+		cl.Produce(ctx, &kgo.Record{Topic: "lat", Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				b.Error(err)
+			}
+			lat[i] = time.Since(start)
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
