@@ -103,6 +103,10 @@ type Connector struct {
 	Converter string
 	// TasksMax is the most tasks the connector may run. Key tasks_max. Default: 1.
 	TasksMax int
+	// TombstonesOnDelete follows each delete event of a source with a
+	// tombstone (same key, null value), so compaction can drop the key.
+	// Key tombstones_on_delete. Default: true (nil means the default).
+	TombstonesOnDelete *bool
 	// Transforms are single-message transforms, applied in order; each is
 	// a mapping kept as written for the transform registry to check.
 	// Key transforms.
@@ -123,8 +127,10 @@ type ErrorPolicy struct {
 	// Tolerance is "none" (a failing record stops the task) or "all" (it is
 	// skipped, or sent to DeadLetterTopic). Key tolerance. Default: "none".
 	Tolerance string
-	// Retries is how many times a failing operation is retried before
-	// Tolerance applies; -1 retries forever. Key retries. Default: 0.
+	// Retries is how many times a retriable failure (a database or sink
+	// that is unreachable for a while) is retried, with exponential
+	// backoff, before the task fails or Tolerance applies; -1 retries
+	// forever. Key retries. Default: -1.
 	Retries int
 	// DeadLetterTopic receives the records that fail when Tolerance is
 	// "all". Key dead_letter_topic. Default: none.

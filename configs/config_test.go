@@ -47,7 +47,7 @@ connectors:
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config =\n%+v\nwant\n%+v", got, want)
 	}
-	if cn.Converter != "json" || cn.TasksMax != 1 || cn.Errors != (ErrorPolicy{Tolerance: "none"}) || cn.Transforms != nil {
+	if cn.Converter != "json" || cn.TasksMax != 1 || cn.Errors != (ErrorPolicy{Tolerance: "none", Retries: -1}) || cn.Transforms != nil {
 		t.Errorf("connector defaults = %+v", cn)
 	}
 	if cn.Config == nil || cn.Config.Kind != yaml.MappingNode || len(cn.Config.Content) != 0 || cn.Config.Line != 5 {

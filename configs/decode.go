@@ -525,6 +525,11 @@ func (d *decoder) connector(n *yaml.Node, path string, out *Connector) {
 		"topics_regex": func(v *yaml.Node, p string) { d.text(v, p, &out.TopicsRegex) },
 		"converter":    func(v *yaml.Node, p string) { d.text(v, p, &out.Converter) },
 		"tasks_max":    func(v *yaml.Node, p string) { d.integer(v, p, &out.TasksMax) },
+		"tombstones_on_delete": func(v *yaml.Node, p string) {
+			b := true
+			d.boolean(v, p, &b)
+			out.TombstonesOnDelete = &b
+		},
 		"transforms": func(v *yaml.Node, p string) {
 			d.list(v, p, func(item *yaml.Node, p string) {
 				m := deref(item)

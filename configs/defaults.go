@@ -53,6 +53,7 @@ func (d *decoder) defaults(c *Config) {
 		setStr(p+".converter", &cn.Converter, defaultConverter)
 		setInt(p+".tasks_max", &cn.TasksMax, 1)
 		setStr(p+".errors.tolerance", &cn.Errors.Tolerance, defaultTolerance)
+		setInt(p+".errors.retries", &cn.Errors.Retries, -1)
 		if cn.Config == nil {
 			// An empty block where the connector is, so that positions work.
 			cn.Config = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

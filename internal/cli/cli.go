@@ -13,6 +13,10 @@
 //	validate.go  sluice validate: every config problem at once
 //	version.go   sluice version
 //	debug.go     sluice debug append|dump: the log without a daemon (hidden)
+//	topics.go    sluice topics list|describe|create|delete|alter (Kafka API)
+//	consume.go   sluice consume: records as JSON lines (Kafka API)
+//	produce.go   sluice produce: stdin lines as records (Kafka API)
+//	kafkaclient.go --bootstrap, the Kafka client, Kafka error codes in words
 package cli
 
 import (
@@ -25,6 +29,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sluice-cdc/sluice/connect"
 )
 
 // Exit codes returned by Main.
@@ -39,9 +45,24 @@ const (
 // long-running commands (run, debug append): cmd/sluice cancels it on
 // SIGINT and SIGTERM.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return MainWith(ctx, Options{}, args, stdin, stdout, stderr)
+}
+
+// Options are what the program that embeds the command line decides.
+type Options struct {
+	// Connectors are the connector kinds compiled in (cmd/sluice fills
+	// it). Default: none.
+	Connectors *connect.Registry
+}
+
+// MainWith is Main with the build's options.
+func MainWith(ctx context.Context, opts Options, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if opts.Connectors == nil {
+		opts.Connectors = connect.NewRegistry()
+	}
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	cmd, err := root.ExecuteContextC(ctx)
+	cmd, err := root.ExecuteContextC(context.WithValue(ctx, optionsKey{}, opts))
 	if err == nil {
 		return ExitOK
 	}
@@ -60,6 +81,17 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	fmt.Fprintf(stderr, "sluice: %v\nRun '%s --help' for usage.\n", err, path)
 	return ExitUsage
+}
+
+type optionsKey struct{}
+
+// options returns the Options MainWith was given.
+func options(ctx context.Context) Options {
+	o, _ := ctx.Value(optionsKey{}).(Options)
+	if o.Connectors == nil {
+		o.Connectors = connect.NewRegistry()
+	}
+	return o
 }
 
 // exitError carries the exit code of a failed command.
@@ -127,6 +159,8 @@ sinks. Any topic can be replayed from offset 0.`,
 	pf.StringVar(&g.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(runCmd(g), validateCmd(g), versionCmd(g), debugCmd(g))
+	root.AddCommand(topicsCmd(g), consumeCmd(g), produceCmd(g))
+	root.AddCommand(connectorsCmd(g))
 	return root
 }
 

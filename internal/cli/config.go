@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/sluice-cdc/sluice/configs"
+	"github.com/sluice-cdc/sluice/connect"
+	"github.com/sluice-cdc/sluice/internal/engine"
 )
 
 // defaultConfigPath is the config file run and validate read without
@@ -18,6 +20,14 @@ const defaultConfigPath = "sluice.yaml"
 // references take their values from the process environment.
 func loadConfig(path string) (*configs.Config, error) {
 	return configs.Load(path, configs.Options{Getenv: os.LookupEnv})
+}
+
+// loadConfigFor is loadConfig that also checks connector kinds and each
+// connector's config block against the build's registry.
+func loadConfigFor(path string, reg *connect.Registry) (*configs.Config, error) {
+	opts := engine.ConfigOptions(reg)
+	opts.Getenv = os.LookupEnv
+	return configs.Load(path, opts)
 }
 
 // reportConfigError prints why the config file at path could not be

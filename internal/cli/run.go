@@ -24,13 +24,14 @@ A config with problems starts nothing: every problem is printed, as
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(path)
+			reg := options(cmd.Context()).Connectors
+			cfg, err := loadConfigFor(path, reg)
 			if err != nil {
 				reportConfigError(g.stderr, path, err)
 				return &exitError{code: ExitFailure, err: errReported}
 			}
 			logger.Info("sluice starting", "version", Version, "config", path)
-			eng, err := engine.New(cfg, engine.Options{Logger: logger})
+			eng, err := engine.New(cfg, engine.Options{Logger: logger, Connectors: reg})
 			if err != nil {
 				return err
 			}

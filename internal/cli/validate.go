@@ -19,13 +19,14 @@ It prints every problem it finds, one per line as FILE:LINE:COL: PATH: WHAT,
 and exits 1; for a valid file it prints a summary and exits 0. A valid file
 that this build cannot run (a connector kind not compiled in) is a problem too.`,
 		Args: cobra.NoArgs,
-		RunE: action(func(*cobra.Command, []string) error {
-			cfg, err := loadConfig(path)
+		RunE: action(func(cmd *cobra.Command, _ []string) error {
+			reg := options(cmd.Context()).Connectors
+			cfg, err := loadConfigFor(path, reg)
 			if err != nil {
 				reportConfigError(g.stderr, path, err)
 				return &exitError{code: ExitFailure, err: errReported}
 			}
-			if problems := engine.Unsupported(cfg); len(problems) > 0 {
+			if problems := engine.Unsupported(cfg, reg); len(problems) > 0 {
 				for _, p := range problems {
 					fmt.Fprintf(g.stderr, "%s: %s\n", path, p)
 				}

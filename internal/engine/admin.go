@@ -38,13 +38,15 @@ func (r *readiness) get() (bool, string) {
 }
 
 // adminServer serves /healthz, /readyz and /metrics on node.admin_listen.
-// The Kafka-Connect-shaped REST API joins it when connectors land.
+// and the Kafka-Connect-shaped REST API of the connectors.
 type adminServer struct {
-	addr   string // as configured
-	logger *slog.Logger
-	bound  atomic.Pointer[string] // the listener's address once bound
-	srv    *http.Server
-	done   chan error // Serve's result, once
+	// connect is the connectors' REST handler once the runtime runs.
+	connect atomic.Pointer[http.Handler]
+	addr    string // as configured
+	logger  *slog.Logger
+	bound   atomic.Pointer[string] // the listener's address once bound
+	srv     *http.Server
+	done    chan error // Serve's result, once
 }
 
 func newAdminServer(addr string, reg *prometheus.Registry, ready *readiness, logger *slog.Logger) *adminServer {
@@ -69,16 +71,36 @@ func newAdminServer(addr string, reg *prometheus.Registry, ready *readiness, log
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
-	return &adminServer{
-		addr:   addr,
-		logger: logger,
-		srv: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		},
-		done: make(chan error, 1),
+	a := &adminServer{}
+	connectAPI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := a.connect.Load()
+		if h == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error_code":503,"message":"the connect runtime is not running (starting or draining); try again shortly"}` + "\n"))
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	})
+	mux.Handle("/connectors", connectAPI)
+	mux.Handle("/connectors/", connectAPI)
+	mux.Handle("GET /{$}", connectAPI)
+	a.addr, a.logger, a.done = addr, logger, make(chan error, 1)
+	a.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	return a
+}
+
+// setConnect mounts (or, with nil, unmounts) the connectors' REST API.
+func (a *adminServer) setConnect(h http.Handler) {
+	if h == nil {
+		a.connect.Store(nil)
+		return
+	}
+	a.connect.Store(&h)
 }
 
 func (a *adminServer) name() string { return "admin HTTP" }

@@ -34,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-cdc/sluice/connect"
 	"log/slog"
 	"maps"
 	"os"
@@ -63,6 +64,9 @@ type Options struct {
 	// in-flight admin requests and component shutdowns get this long.
 	// Default: 10s.
 	DrainTimeout time.Duration
+	// Connectors holds the connector kinds this build runs (cmd/sluice
+	// fills it). Default: none, so a config with connectors is refused.
+	Connectors *connect.Registry
 }
 
 // ErrClosed is returned by Run on an engine that was closed or already ran.
@@ -77,8 +81,10 @@ type Engine struct {
 	logger  *slog.Logger
 	reg     *prometheus.Registry
 	metrics *logMetrics
-	ready   readiness
-	admin   *adminServer
+	// connectMetrics are the connectors' per-task metrics.
+	connectMetrics *connectMetrics
+	ready          readiness
+	admin          *adminServer
 	// kafkaAddr holds the Kafka listener's bound address (a string).
 	kafkaAddr atomic.Value
 
@@ -130,16 +136,23 @@ func New(cfg *configs.Config, opts Options) (*Engine, error) {
 	if _, err := fsyncMode(cfg.Log.Fsync); err != nil {
 		return nil, err
 	}
+	if opts.Connectors == nil {
+		opts.Connectors = connect.NewRegistry()
+	}
 	e := &Engine{
-		cfg:     cfg,
-		opts:    opts,
-		logger:  opts.Logger,
-		reg:     opts.Registry,
-		metrics: newLogMetrics(),
-		done:    make(chan struct{}),
+		cfg:            cfg,
+		opts:           opts,
+		logger:         opts.Logger,
+		reg:            opts.Registry,
+		metrics:        newLogMetrics(),
+		connectMetrics: newConnectMetrics(),
+		done:           make(chan struct{}),
 	}
 	if err := e.metrics.register(e.reg); err != nil {
 		return nil, fmt.Errorf("engine: register metrics: %w; give each engine its own Options.Registry", err)
+	}
+	if err := e.connectMetrics.register(e.reg); err != nil {
+		return nil, fmt.Errorf("engine: register connect metrics: %w", err)
 	}
 	e.ready.set(false, "starting")
 	e.admin = newAdminServer(cfg.Node.AdminListen, e.reg, &e.ready, e.logger)
@@ -193,7 +206,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer close(e.done)
 	defer cancel()
 
-	if problems := Unsupported(e.cfg); len(problems) > 0 {
+	if problems := Unsupported(e.cfg, e.opts.Connectors); len(problems) > 0 {
 		e.ready.set(false, "not started: the config cannot run with this build")
 		return fmt.Errorf("config cannot run with this build:\n  %s", strings.Join(problems, "\n  "))
 	}
@@ -222,7 +235,8 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	// The components that need the log; the connector runtime joins them.
 	kafka := newKafkaListener(e.cfg, l, e.logger)
-	for _, c := range []component{newCleaner(l, e.cfg.Log.CleanerInterval), kafka} {
+	connectors := &connectRuntime{cfg: e.cfg, log: l, reg: e.opts.Connectors, logger: e.logger, metrics: e.connectMetrics, admin: e.admin, quit: make(chan error)}
+	for _, c := range []component{newCleaner(l, e.cfg.Log.CleanerInterval), kafka, connectors} {
 		if err := c.start(ctx); err != nil {
 			return errors.Join(err, e.drain(running, l))
 		}
@@ -300,15 +314,47 @@ func (e *Engine) Close() error {
 // build cannot run yet, such as a connector whose kind is not compiled in.
 // Run refuses such a config before starting anything (a config error never
 // starts a half-configured node); "sluice validate" reports the same lines.
-func Unsupported(cfg *configs.Config) []string {
+func Unsupported(cfg *configs.Config, reg *connect.Registry) []string {
 	var problems []string
 	if cfg.Cluster != nil {
 		problems = append(problems, "cluster: replication across nodes is not available in this build yet; remove the cluster block to run a single node")
 	}
 	for i, c := range cfg.Connectors {
-		problems = append(problems, fmt.Sprintf("connectors[%d] %q: kind %q is not available in this build yet (connectors land in a later release); remove the connector to run the log alone", i, c.Name, c.Kind))
+		if reg != nil {
+			if _, ok := reg.Lookup(c.Kind); ok {
+				continue
+			}
+		}
+		problems = append(problems, fmt.Sprintf("connectors[%d] %q: kind %q is not available in this build yet (it lands in a later release); remove the connector, or use one of: %s", i, c.Name, c.Kind, strings.Join(kindNames(reg), ", ")))
 	}
 	return problems
+}
+
+// PlannedKinds are connector kinds of DESIGN.md that a config may name
+// even before this build runs them: validation then says "not available in
+// this build yet" instead of "unknown kind".
+var PlannedKinds = []string{"postgres-source", "mysql-source", "postgres-sink", "mysql-sink", "kafka-sink", "http-sink", "file-sink", "datagen-source"}
+
+// ConfigOptions are the configs.Options for this build: the kinds of reg
+// and the planned ones, each connector's config block checked by its kind.
+func ConfigOptions(reg *connect.Registry) configs.Options {
+	if reg == nil {
+		reg = connect.NewRegistry()
+	}
+	opts := reg.ConfigOptions()
+	for _, k := range PlannedKinds {
+		if !slices.Contains(opts.Kinds, k) {
+			opts.Kinds = append(opts.Kinds, k)
+		}
+	}
+	return opts
+}
+
+func kindNames(reg *connect.Registry) []string {
+	if reg == nil || len(reg.Names()) == 0 {
+		return []string{"(none in this build)"}
+	}
+	return reg.Names()
 }
 
 func (e *Engine) logDir() string { return filepath.Join(e.cfg.Node.DataDir, "log") }

@@ -1,0 +1,116 @@
+package connect
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"github.com/sluice-cdc/sluice/configs"
+)
+
+// Role says whether a connector kind is a source or a sink.
+type Role int
+
+const (
+	RoleSource Role = iota + 1
+	RoleSink
+)
+
+func (r Role) String() string {
+	if r == RoleSource {
+		return "source"
+	}
+	return "sink"
+}
+
+// Env is what a connector gets from the runtime when it is built.
+type Env struct {
+	// Name is the connector's name; Task its task number (from 0).
+	Name string
+	Task int
+	// Logger is scoped to the connector and task.
+	Logger *slog.Logger
+	// Lookup reads the latest record of a key in a topic (the
+	// postgres source fills unchanged TOAST values with it). Nil when
+	// the log cannot answer.
+	Lookup func(topic string, key []byte) (*Record, error)
+}
+
+// ConnectorKind is one connector kind: its name, role, config check and
+// constructors.
+type ConnectorKind interface {
+	Name() string
+	Role() Role
+	// Check validates a connector's config block and returns every
+	// problem, each naming its field (configs.ProblemAt on the field's
+	// node gives it a position). It must not connect anywhere.
+	Check(c *configs.Connector) []configs.Problem
+	// Tasks says how many tasks to run for c (at most c.TasksMax).
+	Tasks(c *configs.Connector) int
+}
+
+// SourceKind builds sources.
+type SourceKind interface {
+	ConnectorKind
+	NewSource(c *configs.Connector, env Env) (Source, error)
+}
+
+// SinkKind builds sinks.
+type SinkKind interface {
+	ConnectorKind
+	NewSink(c *configs.Connector, env Env) (Sink, error)
+}
+
+// Registry maps connector kind names to kinds. cmd/sluice fills one; tests
+// build their own.
+type Registry struct {
+	kinds map[string]ConnectorKind
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{kinds: map[string]ConnectorKind{}} }
+
+// Register adds a kind; a second kind of the same name panics (a
+// programming error in cmd/).
+func (r *Registry) Register(k ConnectorKind) {
+	if _, ok := r.kinds[k.Name()]; ok {
+		panic(fmt.Sprintf("connect: connector kind %q registered twice", k.Name()))
+	}
+	switch k.(type) {
+	case SourceKind, SinkKind:
+	default:
+		panic(fmt.Sprintf("connect: connector kind %q is neither a SourceKind nor a SinkKind", k.Name()))
+	}
+	r.kinds[k.Name()] = k
+}
+
+// Lookup returns a kind by name.
+func (r *Registry) Lookup(name string) (ConnectorKind, bool) {
+	k, ok := r.kinds[name]
+	return k, ok
+}
+
+// Names lists the registered kinds, sorted.
+func (r *Registry) Names() []string {
+	out := make([]string, 0, len(r.kinds))
+	for n := range r.kinds {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ConfigOptions returns the configs.Options that check kinds and connector
+// config blocks against this registry.
+func (r *Registry) ConfigOptions() configs.Options {
+	return configs.Options{
+		Kinds: r.Names(),
+		CheckConnector: func(c *configs.Connector) []configs.Problem {
+			k, ok := r.kinds[c.Kind]
+			if !ok {
+				return nil
+			}
+			return k.Check(c)
+		},
+	}
+}
