@@ -100,7 +100,7 @@ connectors:
 		t.Fatal(err)
 	}
 	type kill struct {
-		lines     int              // file lines at the kill
+		lines     int             // file lines at the kill
 		committed map[int32]int64 // group offsets at the kill
 	}
 	var kills []kill
