@@ -19,6 +19,9 @@ var (
 	// ErrInvalidRecord: the records cannot be appended as given (for
 	// example a null key on a compacted topic, or an oversized batch).
 	ErrInvalidRecord = errors.New("invalid record")
+	// ErrRecordTooLarge: a record (or, from a Kafka producer, a batch) is
+	// larger than the topic's max.message.bytes.
+	ErrRecordTooLarge = errors.New("record too large")
 	// ErrOffsetOutOfRange: the offset is below the log start or above the
 	// readable end.
 	ErrOffsetOutOfRange = errors.New("offset out of range")

@@ -404,3 +404,19 @@ func TestGroupOffsets(t *testing.T) {
 		t.Fatalf("not deleted: %+v", offs)
 	}
 }
+
+func TestMaxMessageBytes(t *testing.T) {
+	l := openTest(t, t.TempDir(), Options{})
+	mustCreate(t, l, "t", 1, map[string]string{"max.message.bytes": "1000"})
+	big := Record{Value: bytes.Repeat([]byte("x"), 1000)}
+	if _, err := l.Append(context.Background(), Write{Records: []PartitionRecords{{Topic: "t", Records: []Record{kv("a", "1"), big}}}}); !errors.Is(err, ErrRecordTooLarge) {
+		t.Fatalf("oversized record in a batch: %v", err)
+	}
+	small := make([]Record, 50)
+	for i := range small {
+		small[i] = Record{Value: bytes.Repeat([]byte("y"), 500)}
+	}
+	if _, err := l.Append(context.Background(), Write{Records: []PartitionRecords{{Topic: "t", Records: small}}}); err != nil {
+		t.Fatalf("a batch of small records larger than the limit: %v", err)
+	}
+}

@@ -534,10 +534,15 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		start := len(*buf)
 		*buf = encodeBatch(*buf, base, p.mu.leaderEpoch, j.pr.Producer, recs, nowMs)
 		stored := (*buf)[start:]
-		if cfg.MaxMessageBytes > 0 && len(recs) == 1 && len(stored) > cfg.MaxMessageBytes+storedCRCLen+batchHeaderLen {
-			unlock()
-			b.Close()
-			return nil, fmt.Errorf("%w: record of %d bytes exceeds max.message.bytes %d of topic %q", ErrInvalidRecord, len(stored), cfg.MaxMessageBytes, j.t.name)
+		if cfg.MaxMessageBytes > 0 {
+			for k := range recs {
+				// Kafka counts a record as the batch it would be alone.
+				if n := batchHeaderLen + recs[k].size(); n > cfg.MaxMessageBytes {
+					unlock()
+					b.Close()
+					return nil, fmt.Errorf("%w: record %d of %d bytes exceeds max.message.bytes %d of topic %q; raise the topic's max.message.bytes or send smaller records", ErrRecordTooLarge, k, n, cfg.MaxMessageBytes, j.t.name)
+				}
+			}
 		}
 		last := base + int64(len(recs)) - 1
 		hdr, _ := parseBatchHeader(stored[storedCRCLen:])

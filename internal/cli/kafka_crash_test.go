@@ -109,9 +109,10 @@ log:
 				for ctx.Err() == nil {
 					mu.Lock()
 					seq++
-					v := fmt.Sprintf("r%d-%d", round, seq)
+					n := seq
+					v := fmt.Sprintf("r%d-%d", round, n)
 					mu.Unlock()
-					cl.Produce(ctx, &kgo.Record{Topic: "crash", Key: []byte(strconv.Itoa(seq % 50)), Value: []byte(v)}, func(r *kgo.Record, err error) {
+					cl.Produce(ctx, &kgo.Record{Topic: "crash", Key: []byte(strconv.Itoa(n % 50)), Value: []byte(v)}, func(r *kgo.Record, err error) {
 						if err == nil {
 							mu.Lock()
 							acked[string(r.Value)] = true

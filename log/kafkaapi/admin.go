@@ -273,6 +273,9 @@ func (s *Server) incrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsReques
 					set[c.Name] = *c.Value
 				}
 			case 1: // DELETE
+				if _, known := sluicelog.ConfigDefault(c.Name); !known {
+					err = fmt.Errorf("%w: unknown topic config %q", sluicelog.ErrInvalidConfig, c.Name)
+				}
 				del = append(del, c.Name)
 			default: // APPEND, SUBTRACT on list configs
 				err = fmt.Errorf("%w: operation %d on %q is not supported; use SET or DELETE", sluicelog.ErrInvalidConfig, c.Op, c.Name)

@@ -114,6 +114,11 @@ func (s *Server) produce(ctx context.Context, req *kmsg.ProduceRequest) func() k
 			case s.cluster.Partition(rt.Topic, rp.Partition).Leader != local:
 				code = kerr.NotLeaderForPartition.Code
 			}
+			if code == 0 && info.Config.MaxMessageBytes > 0 && len(rp.Records) > info.Config.MaxMessageBytes {
+				// Kafka limits the whole batch a producer sends.
+				code = kerr.MessageTooLarge.Code
+				err = fmt.Errorf("record batch of %d bytes exceeds max.message.bytes %d of topic %q", len(rp.Records), info.Config.MaxMessageBytes, rt.Topic)
+			}
 			if code == 0 {
 				var recs []sluicelog.Record
 				var pb *sluicelog.ProducerBatch

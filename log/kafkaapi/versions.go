@@ -79,6 +79,8 @@ func errCode(err error) int16 {
 		return kerr.InvalidTopicException.Code
 	case errors.Is(err, sluicelog.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code
+	case errors.Is(err, sluicelog.ErrRecordTooLarge):
+		return kerr.MessageTooLarge.Code
 	case errors.Is(err, sluicelog.ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, sluicelog.ErrOutOfOrderSequence):
