@@ -37,8 +37,8 @@
 //	 "headers":[{"key":"h","value":"v"}]}
 //
 // (one line in the file). key and value are the record's bytes, embedded
-// as JSON when they are a JSON object or array (compacted: white space
-// between tokens is dropped so that the record stays on one line), else a
+// as JSON when they are a JSON object or array (as written when it is on
+// one line already, else compacted so that the record stays on one line), else a
 // JSON string when they are UTF-8 text, else base64 text with
 // "key_encoding":"base64" or "value_encoding":"base64" after them. A null
 // key is null, and a tombstone's value is null: "value":null. JSON

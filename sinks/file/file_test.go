@@ -189,7 +189,7 @@ func TestLineFormat(t *testing.T) {
 		{"json", connect.SinkRecord{Topic: "a.b", Partition: 2, Offset: 9, Timestamp: 1700000000000,
 			Key: []byte(`{"id": 7}`), Value: []byte("{\n  \"after\": {\"n\": [1, 2]},\n  \"s\": \"a b\\n\"\n}\n"),
 			Headers: []connect.Header{{Key: "h", Value: []byte("v")}}},
-			`{"topic":"a.b","partition":2,"offset":9,"timestamp":1700000000000,"key":{"id":7},"value":{"after":{"n":[1,2]},"s":"a b\n"},"headers":[{"key":"h","value":"v"}]}`},
+			`{"topic":"a.b","partition":2,"offset":9,"timestamp":1700000000000,"key":{"id": 7},"value":{"after":{"n":[1,2]},"s":"a b\n"},"headers":[{"key":"h","value":"v"}]}`},
 		{"tombstone", connect.SinkRecord{Topic: "t", Key: []byte(`{"id":7}`)},
 			`{"topic":"t","partition":0,"offset":0,"timestamp":0,"key":{"id":7},"value":null,"headers":[]}`},
 		{"text", connect.SinkRecord{Topic: "t", Value: []byte("héllo \"x\"\t\x01\\")},

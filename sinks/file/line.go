@@ -15,7 +15,7 @@ import (
 //	{"topic":T,"partition":P,"offset":O,"timestamp":MS,"key":K,"value":V,"headers":[{"key":HK,"value":HV},...]}
 //
 // K and V are the record's bytes embedded as JSON when they are a JSON
-// object or array (compacted onto the line), else a JSON string when they
+// object or array (on one line: as written, or compacted), else a JSON string when they
 // are UTF-8 text, else base64 text followed by "key_encoding":"base64" or
 // "value_encoding":"base64"; null for a null key or a tombstone's value.
 // Header values are strings, or base64 with "value_encoding":"base64", or
@@ -53,6 +53,11 @@ func appendPayload(b []byte, name string, data []byte, embed bool) []byte {
 	case data == nil:
 		return append(b, "null"...)
 	case embed && isCompound(data) && utf8.Valid(data):
+		if bytes.IndexAny(data, "\n\r") < 0 && json.Valid(data) {
+			// Already one line (sluice's converters write compact
+			// JSON): copy it, no need to re-encode.
+			return append(b, data...)
+		}
 		buf := bytes.NewBuffer(b)
 		if err := json.Compact(buf, data); err == nil {
 			return buf.Bytes()
