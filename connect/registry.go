@@ -106,11 +106,11 @@ func (r *Registry) ConfigOptions() configs.Options {
 	return configs.Options{
 		Kinds: r.Names(),
 		CheckConnector: func(c *configs.Connector) []configs.Problem {
-			k, ok := r.kinds[c.Kind]
-			if !ok {
-				return nil
+			_, probs := ParseTransforms(c.Transforms, "transforms")
+			if k, ok := r.kinds[c.Kind]; ok {
+				probs = append(probs, k.Check(c)...)
 			}
-			return k.Check(c)
+			return probs
 		},
 	}
 }
