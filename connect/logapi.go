@@ -36,6 +36,16 @@ type Log interface {
 	DeleteOffsets(ctx context.Context, group string) error
 }
 
+// AsyncAppender is an optional Log feature: AppendAsync queues a write in
+// order with every other write and returns without waiting for it to
+// become durable; wait blocks until it is (and must be called exactly
+// once). A source task then prepares its next batch while the previous
+// one is being fsynced, and still acknowledges positions only once
+// they are durable.
+type AsyncAppender interface {
+	AppendAsync(ctx context.Context, records []Record, meta map[string][]byte) (wait func() error, err error)
+}
+
 // TopicSpec describes a topic the runtime creates.
 type TopicSpec struct {
 	Name       string

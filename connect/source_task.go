@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,17 +70,68 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 	}
 	t.detail("last_error", nil)
 	conv := newSourceConverter(t)
+	async, _ := c.r.log.(AsyncAppender)
+	// Writes are queued in order; a settler goroutine waits for each to
+	// be durable and only then acknowledges its position, while this
+	// loop reads and converts the next batch. The channel bounds the
+	// batches in flight.
+	type inflight struct {
+		wait         func() error
+		pos          Position
+		events, recs int
+		start        time.Time
+	}
+	pending := make(chan inflight, 1)
+	settleErr := make(chan error, 1)
+	var durable atomic.Bool
+	settled := make(chan struct{})
+	go func() {
+		defer close(settled)
+		failed := false
+		for b := range pending {
+			err := b.wait() // always called: it releases the write
+			if failed {
+				continue
+			}
+			if err != nil {
+				failed = true
+				settleErr <- fmt.Errorf("write %d records to the log: %w", b.recs, err)
+				continue
+			}
+			durable.Store(true)
+			c.r.metrics.SourceBatch(c.name, t.id, b.events, b.recs, time.Since(b.start))
+			if b.pos != nil {
+				if err := src.Ack(ctx, b.pos); err != nil && ctx.Err() == nil {
+					failed = true
+					settleErr <- fmt.Errorf("acknowledge position: %w", err)
+					continue
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(pending)
+		<-settled
+		progressed = durable.Load()
+		select {
+		case serr := <-settleErr:
+			if err == nil && ctx.Err() == nil {
+				err = serr
+			}
+		default:
+		}
+	}()
 	for {
 		if !t.waitRunning(ctx) {
-			return progressed, nil
+			return false, nil
 		}
 		batch, err := src.Read(ctx)
 		if err != nil {
-			return progressed, err
+			return false, err
 		}
 		recs, err := conv.records(ctx, batch)
 		if err != nil {
-			return progressed, err
+			return false, err
 		}
 		var meta map[string][]byte
 		if batch.Position != nil {
@@ -89,18 +141,24 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 			continue
 		}
 		start := time.Now()
-		if err := c.r.log.Append(ctx, recs, meta); err != nil {
-			if ctx.Err() != nil {
-				return progressed, nil
-			}
-			return progressed, fmt.Errorf("write %d records to the log: %w", len(recs), err)
+		var wait func() error
+		if async != nil {
+			wait, err = async.AppendAsync(ctx, recs, meta)
+		} else {
+			err = c.r.log.Append(ctx, recs, meta)
+			wait = func() error { return nil }
 		}
-		progressed = true
-		c.r.metrics.SourceBatch(c.name, t.id, len(batch.Events), len(recs), time.Since(start))
-		if batch.Position != nil {
-			if err := src.Ack(ctx, batch.Position); err != nil && ctx.Err() == nil {
-				return progressed, fmt.Errorf("acknowledge position: %w", err)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, nil
 			}
+			return false, fmt.Errorf("write %d records to the log: %w", len(recs), err)
+		}
+		select {
+		case pending <- inflight{wait: wait, pos: batch.Position, events: len(batch.Events), recs: len(recs), start: start}:
+		case err := <-settleErr:
+			wait()
+			return false, err
 		}
 	}
 }

@@ -83,11 +83,24 @@ func (e *Log) Topics() []string {
 }
 
 func (e *Log) Append(ctx context.Context, records []connect.Record, meta map[string][]byte) error {
+	wait, err := e.AppendAsync(ctx, records, meta)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// AppendAsync implements connect.AsyncAppender.
+func (e *Log) AppendAsync(ctx context.Context, records []connect.Record, meta map[string][]byte) (func() error, error) {
 	var w sluicelog.Write
-	idx := map[[2]any]int{}
+	type tp struct {
+		topic string
+		part  int32
+	}
+	idx := map[tp]int{}
 	for i := range records {
 		r := &records[i]
-		k := [2]any{r.Topic, r.Partition}
+		k := tp{r.Topic, r.Partition}
 		j, ok := idx[k]
 		if !ok {
 			j = len(w.Records)
@@ -104,10 +117,16 @@ func (e *Log) Append(ctx context.Context, records []connect.Record, meta map[str
 		w.Meta = append(w.Meta, sluicelog.MetaEntry{Key: k, Value: v})
 	}
 	if len(w.Records) == 0 && len(w.Meta) == 0 {
-		return nil
+		return func() error { return nil }, nil
 	}
-	_, err := e.log.Append(ctx, w)
-	return mapErr(err)
+	p, err := e.log.AppendAsync(ctx, w)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return func() error {
+		_, err := p.Wait()
+		return mapErr(err)
+	}, nil
 }
 
 func (e *Log) Meta(ctx context.Context, key string) ([]byte, bool, error) {
