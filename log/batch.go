@@ -398,3 +398,69 @@ func (d *decoder) varBytes() []byte {
 }
 
 func crcKafka(hdr []byte) uint32 { return crc32.Checksum(hdr[offAttributes:], castagnoli) }
+
+// checkRawBatch validates a producer's uncompressed Kafka v2 batch for
+// storing as it is: header, length, Kafka CRC, and every record's
+// structure, with offset deltas 0, 1, 2, ... (as Kafka requires of
+// producers). On a compacted topic every record needs a key; no record may
+// exceed max.message.bytes. It returns the header and the record count.
+func checkRawBatch(raw []byte, cfg TopicConfig) (BatchHeader, int, error) {
+	h, n, err := ParseKafkaBatch(raw)
+	if err == nil && n != len(raw) {
+		err = fmt.Errorf("%d bytes after the record batch", len(raw)-n)
+	}
+	if err == nil && h.Compression() != 0 {
+		err = fmt.Errorf("record batch is compressed (codec %d); decompress it first", h.Compression())
+	}
+	if err == nil && (h.IsControl() || h.Attributes&attrTransactional != 0) {
+		err = errors.New("transactional and control batches are not supported")
+	}
+	if err == nil && (h.RecordCount <= 0 || h.LastOffset-h.BaseOffset != int64(h.RecordCount)-1) {
+		err = fmt.Errorf("record batch has %d records but a last offset delta of %d", h.RecordCount, h.LastOffset-h.BaseOffset)
+	}
+	if err != nil {
+		return h, 0, fmt.Errorf("%w: %v", ErrInvalidRecord, err)
+	}
+	d := decoder{b: raw[batchHeaderLen:]}
+	for i := int32(0); i < h.RecordCount; i++ {
+		length := d.varint()
+		if d.err != nil || length < 0 || length > int64(len(d.b)) {
+			return h, 0, fmt.Errorf("%w: record %d: bad length", ErrInvalidRecord, i)
+		}
+		rd := decoder{b: d.b[:length]}
+		d.b = d.b[length:]
+		rd.byte()
+		rd.varint() // timestamp delta
+		if off := rd.varint(); off != int64(i) {
+			return h, 0, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalidRecord, i, off)
+		}
+		keyLen := rd.varint()
+		if keyLen >= 0 {
+			if keyLen > int64(len(rd.b)) {
+				return h, 0, fmt.Errorf("%w: record %d: key overruns the record", ErrInvalidRecord, i)
+			}
+			rd.b = rd.b[keyLen:]
+		} else if keyLen == -1 && cfg.Compact {
+			return h, 0, fmt.Errorf("%w: the topic is compacted and record %d has no key; give every record a key", ErrInvalidRecord, i)
+		}
+		rd.varBytes() // value
+		nh := rd.varint()
+		if nh < 0 || nh > int64(len(rd.b)) {
+			return h, 0, fmt.Errorf("%w: record %d: bad header count", ErrInvalidRecord, i)
+		}
+		for j := int64(0); j < nh; j++ {
+			rd.varBytes()
+			rd.varBytes()
+		}
+		if rd.err != nil || len(rd.b) != 0 || keyLen < -1 {
+			return h, 0, fmt.Errorf("%w: record %d is malformed", ErrInvalidRecord, i)
+		}
+		if cfg.MaxMessageBytes > 0 && batchHeaderLen+int(length) > cfg.MaxMessageBytes {
+			return h, 0, fmt.Errorf("%w: record %d of %d bytes exceeds max.message.bytes %d", ErrRecordTooLarge, i, batchHeaderLen+length, cfg.MaxMessageBytes)
+		}
+	}
+	if len(d.b) != 0 {
+		return h, 0, fmt.Errorf("%w: %d bytes after the last record", ErrInvalidRecord, len(d.b))
+	}
+	return h, int(h.RecordCount), nil
+}

@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -123,7 +124,13 @@ func FuzzStoredBatch(f *testing.F) {
 	f.Add(encodeBatch(nil, 7, 2, nil, []Record{kv("a", "1"), {Key: nil, Value: nil, Headers: []Header{{Key: "h", Value: []byte("v")}}}}, 1))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		// Seal so that the fuzzer gets past the checksum.
+		// Fix the length and both checksums so that the fuzzer gets past
+		// them to the structure.
+		if len(data) >= storedCRCLen+batchHeaderLen {
+			hdr := data[storedCRCLen:]
+			binary.BigEndian.PutUint32(hdr[offBatchLength:], uint32(len(hdr)-12))
+			binary.BigEndian.PutUint32(hdr[offCRC:], crcKafka(hdr))
+		}
 		if len(data) >= storedCRCLen {
 			sealStored(data)
 		}
@@ -136,5 +143,11 @@ func FuzzStoredBatch(f *testing.F) {
 			t.Fatalf("decoded %d records, header says %d", len(recs), h.RecordCount)
 		}
 		_, _, _ = rewriteBatch(raw, h, func(off int64, _ []byte, _ bool, _ int64) bool { return off%2 == 0 }, -1)
+		// A batch the producer path accepts must decode.
+		if _, n, err := checkRawBatch(raw, TopicConfig{}); err == nil {
+			if recs, err := decodeRecords(raw, h, nil); err != nil || len(recs) != n {
+				t.Fatalf("checkRawBatch accepted a batch that decodes to %d records (%v), want %d", len(recs), err, n)
+			}
+		}
 	})
 }

@@ -342,6 +342,12 @@ type PartitionRecords struct {
 	Topic     string
 	Partition int32
 	Records   []Record
+	// Raw, instead of Records, is one uncompressed Kafka record batch v2
+	// as a producer sent it. It is validated (CRC, structure, sequential
+	// offset deltas), then stored as it is with its base offset and
+	// leader epoch set: no decoding into Records and encoding again.
+	// Its producer id, epoch and sequence are taken from its header.
+	Raw []byte
 	// Producer, when set, makes the append idempotent: a batch identical
 	// to one of the producer's last five is not written again (the result
 	// says Duplicate and gives the first write's offsets), and a gap or
@@ -440,12 +446,17 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		t   *topic
 		pr  *PartitionRecords
 		res int
+		// raw is a validated producer batch stored as it is; recs are
+		// records to encode; n is the record count of either.
+		raw  []byte
+		recs []Record
+		n    int
 	}
 	jobs := make([]job, 0, len(w.Records))
 	results := make([]AppendResult, len(w.Records))
 	for i := range w.Records {
 		pr := &w.Records[i]
-		if len(pr.Records) == 0 {
+		if len(pr.Records) == 0 && pr.Raw == nil {
 			return nil, fmt.Errorf("%w: no records for topic %q partition %d", ErrInvalidRecord, pr.Topic, pr.Partition)
 		}
 		p, err := l.partition(pr.Topic, pr.Partition)
@@ -454,15 +465,36 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		}
 		t := p.topic.Load()
 		cfg := t.cfg.Load().resolved
+		jb := job{p: p, t: t, pr: pr, res: i, recs: pr.Records}
+		if pr.Raw != nil {
+			h, n, err := checkRawBatch(pr.Raw, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("topic %q partition %d: %w", pr.Topic, pr.Partition, err)
+			}
+			jb.n = n
+			if h.ProducerID >= 0 && pr.Producer == nil {
+				pr.Producer = &ProducerBatch{ID: h.ProducerID, Epoch: h.ProducerEpoch, BaseSequence: h.BaseSequence}
+			}
+			if cfg.LogAppendTime {
+				// The timestamps change: take the slow path.
+				if jb.recs, err = decodeRecords(pr.Raw, h, nil); err != nil {
+					return nil, fmt.Errorf("%w: %v", ErrInvalidRecord, err)
+				}
+			} else {
+				jb.raw = pr.Raw
+			}
+		} else {
+			jb.n = len(pr.Records)
+		}
 		if cfg.Compact {
-			for j := range pr.Records {
-				if pr.Records[j].Key == nil {
+			for j := range jb.recs {
+				if jb.recs[j].Key == nil {
 					return nil, fmt.Errorf("%w: topic %q is compacted and record %d has no key; give every record a key", ErrInvalidRecord, pr.Topic, j)
 				}
 			}
 		}
 		results[i] = AppendResult{Topic: pr.Topic, Partition: pr.Partition}
-		jobs = append(jobs, job{p: p, t: t, pr: pr, res: i})
+		jobs = append(jobs, jb)
 	}
 	for _, e := range w.Meta {
 		if e.Key == "" {
@@ -510,9 +542,9 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		}
 		p := j.p
 		cfg := j.t.cfg.Load().resolved
-		recs := j.pr.Records
+		recs := j.recs
 		if pb := j.pr.Producer; pb != nil {
-			dup, err := p.checkProducer(pb, len(recs))
+			dup, err := p.checkProducer(pb, j.n)
 			if err != nil {
 				unlock()
 				b.Close()
@@ -525,14 +557,23 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 				continue
 			}
 		}
-		if cfg.LogAppendTime {
-			for k := range recs {
-				recs[k].Timestamp = nowMs
-			}
-		}
 		base := p.mu.leo
 		start := len(*buf)
-		*buf = encodeBatch(*buf, base, p.mu.leaderEpoch, j.pr.Producer, recs, nowMs)
+		if j.raw != nil {
+			*buf = append(*buf, 0, 0, 0, 0)
+			*buf = append(*buf, j.raw...)
+			stored := (*buf)[start:]
+			binary.BigEndian.PutUint64(stored[storedCRCLen+offBaseOffset:], uint64(base))
+			binary.BigEndian.PutUint32(stored[storedCRCLen+offLeaderEpoch:], uint32(p.mu.leaderEpoch))
+			sealStored(stored)
+		} else {
+			if cfg.LogAppendTime {
+				for k := range recs {
+					recs[k].Timestamp = nowMs
+				}
+			}
+			*buf = encodeBatch(*buf, base, p.mu.leaderEpoch, j.pr.Producer, recs, nowMs)
+		}
 		stored := (*buf)[start:]
 		if cfg.MaxMessageBytes > 0 {
 			for k := range recs {
@@ -544,14 +585,14 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 				}
 			}
 		}
-		last := base + int64(len(recs)) - 1
+		last := base + int64(j.n) - 1
 		hdr, _ := parseBatchHeader(stored[storedCRCLen:])
 		p.appendLocked(b, stored, hdr, nowMs, cfg)
 		if pb := j.pr.Producer; pb != nil {
-			p.recordProducer(b, pb, len(recs), base)
+			p.recordProducer(b, pb, j.n, base)
 		}
 		results[j.res].BaseOffset, results[j.res].LastOffset = base, last
-		pd.updates = append(pd.updates, pendingUpdate{p: p, topic: j.t.name, leo: last + 1, records: len(recs), bytes: len(stored)})
+		pd.updates = append(pd.updates, pendingUpdate{p: p, topic: j.t.name, leo: last + 1, records: j.n, bytes: len(stored)})
 	}
 	for _, e := range w.Meta {
 		if e.Value == nil {

@@ -24,51 +24,53 @@ var (
 	errOldFormat      = errors.New("record batches before magic 2 are not supported")
 )
 
-// decodeProduceBatch turns a partition's produce payload into records and
-// the producer batch identity. Kafka requires exactly one batch per
-// partition from produce v3 on.
-func decodeProduceBatch(raw []byte) ([]sluicelog.Record, *sluicelog.ProducerBatch, error) {
+// decodeProduceBatch checks a partition's produce payload. An uncompressed
+// batch is returned as raw, for the log to validate and store as it is; a
+// compressed one is decompressed into records with its producer identity.
+// Kafka requires exactly one batch per partition from produce v3 on.
+func decodeProduceBatch(raw []byte) ([]sluicelog.Record, *sluicelog.ProducerBatch, []byte, error) {
 	if len(raw) >= 17 && raw[16] != 2 {
-		return nil, nil, errOldFormat
+		return nil, nil, nil, errOldFormat
 	}
 	h, n, err := sluicelog.ParseKafkaBatch(raw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", errCorruptMessage, err)
+		return nil, nil, nil, fmt.Errorf("%w: %v", errCorruptMessage, err)
 	}
 	if n != len(raw) {
-		return nil, nil, fmt.Errorf("%w: a produce request must carry exactly one record batch per partition", sluicelog.ErrInvalidRecord)
+		return nil, nil, nil, fmt.Errorf("%w: a produce request must carry exactly one record batch per partition", sluicelog.ErrInvalidRecord)
 	}
 	if h.IsControl() || h.Attributes&0x10 != 0 {
-		return nil, nil, fmt.Errorf("%w: transactional and control batches are not supported", sluicelog.ErrInvalidRecord)
+		return nil, nil, nil, fmt.Errorf("%w: transactional and control batches are not supported", sluicelog.ErrInvalidRecord)
+	}
+	if h.Compression() == 0 {
+		return nil, nil, raw, nil
 	}
 	section := raw[61:]
-	if c := h.Compression(); c != 0 {
-		codec := compress.Compression(c).Codec()
-		if codec == nil {
-			return nil, nil, fmt.Errorf("%w: unknown compression codec %d", errCorruptMessage, c)
-		}
-		r := codec.NewReader(bytes.NewReader(section))
-		section, err = io.ReadAll(io.LimitReader(r, maxDecompressed+1))
-		r.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s decompression: %v", errCorruptMessage, codec.Name(), err)
-		}
-		if len(section) > maxDecompressed {
-			return nil, nil, fmt.Errorf("%w: batch decompresses to more than %d bytes", sluicelog.ErrInvalidRecord, maxDecompressed)
-		}
+	codec := compress.Compression(h.Compression()).Codec()
+	if codec == nil {
+		return nil, nil, nil, fmt.Errorf("%w: unknown compression codec %d", errCorruptMessage, h.Compression())
+	}
+	r := codec.NewReader(bytes.NewReader(section))
+	section, err = io.ReadAll(io.LimitReader(r, maxDecompressed+1))
+	r.Close()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %s decompression: %v", errCorruptMessage, codec.Name(), err)
+	}
+	if len(section) > maxDecompressed {
+		return nil, nil, nil, fmt.Errorf("%w: batch decompresses to more than %d bytes", sluicelog.ErrInvalidRecord, maxDecompressed)
 	}
 	recs, err := sluicelog.DecodeKafkaRecords(h, section, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", errCorruptMessage, err)
+		return nil, nil, nil, fmt.Errorf("%w: %v", errCorruptMessage, err)
 	}
 	if len(recs) == 0 {
-		return nil, nil, fmt.Errorf("%w: empty record batch", sluicelog.ErrInvalidRecord)
+		return nil, nil, nil, fmt.Errorf("%w: empty record batch", sluicelog.ErrInvalidRecord)
 	}
 	var pb *sluicelog.ProducerBatch
 	if h.ProducerID >= 0 {
 		pb = &sluicelog.ProducerBatch{ID: h.ProducerID, Epoch: h.ProducerEpoch, BaseSequence: h.BaseSequence}
 	}
-	return recs, pb, nil
+	return recs, pb, nil, nil
 }
 
 func produceErrCode(err error) int16 {
@@ -122,11 +124,12 @@ func (s *Server) produce(ctx context.Context, req *kmsg.ProduceRequest) func() k
 			if code == 0 {
 				var recs []sluicelog.Record
 				var pb *sluicelog.ProducerBatch
-				recs, pb, err = decodeProduceBatch(rp.Records)
+				var raw []byte
+				recs, pb, raw, err = decodeProduceBatch(rp.Records)
 				if err == nil {
 					var p *sluicelog.Pending
 					p, err = s.log.AppendAsync(ctx, sluicelog.Write{Records: []sluicelog.PartitionRecords{{
-						Topic: rt.Topic, Partition: rp.Partition, Records: recs, Producer: pb,
+						Topic: rt.Topic, Partition: rp.Partition, Records: recs, Raw: raw, Producer: pb,
 					}}})
 					if err == nil {
 						waits = append(waits, wait{ti: len(resp.Topics), pi: len(tr.Partitions), pending: p})
