@@ -77,7 +77,13 @@ connectors:
 	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
+	var sourced time.Duration
 	for delivered := int64(0); delivered < int64(b.N); <-tick.C {
+		if sourced == 0 {
+			if st, err := l.State("b.datagen.events", 0); err == nil && st.HighWatermark >= int64(b.N) {
+				sourced = time.Since(start)
+			}
+		}
 		offs, _ := l.FetchOffsets("connect-out")
 		delivered = 0
 		for _, o := range offs {
@@ -91,6 +97,9 @@ connectors:
 	el := time.Since(start).Seconds()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el, "events/s")
+	if sourced > 0 {
+		b.ReportMetric(float64(b.N)/sourced.Seconds(), "source-events/s")
+	}
 	if n := countLines(out); sinkKind == "file-sink" && n < b.N {
 		b.Fatalf("the file has %d lines, want %d", n, b.N)
 	}

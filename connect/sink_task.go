@@ -255,7 +255,8 @@ func (s *sinkState) fetch(ctx context.Context) ([]Record, map[topicPartition]int
 func (s *sinkState) wait(ctx context.Context) {
 	r := s.t.c.r
 	if len(s.assigned) == 0 {
-		sleep(ctx, time.Second)
+		// Waiting for the topics to appear; assign looks again soon.
+		sleep(ctx, 100*time.Millisecond)
 		return
 	}
 	if len(s.assigned) == 1 {

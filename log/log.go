@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -161,6 +162,16 @@ func Open(dir string, opts Options) (*Log, error) {
 		MaxOpenFiles:                1000,
 		Logger:                      pebbleLogger{opts.Logger},
 		FS:                          opts.FS,
+	}
+	// Batches reach the bottom level after a compaction or two; compress
+	// them only there, so that each byte is compressed once rather than
+	// at every level it passes.
+	for i := range po.Levels {
+		if i < len(po.Levels)-1 {
+			po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		} else {
+			po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
+		}
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
