@@ -76,8 +76,12 @@ func (s *counterSource) Read(ctx context.Context) (connect.SourceBatch, error) {
 			op = connect.OpUpdate
 			before = []connect.Value{connect.Int64(int64(n % 5)), connect.Int64(int64(n - 5))}
 		}
+		table, topic := itemsTable, "cnt.test.items"
+		if s.k.keyless {
+			table, topic = keylessTable, "cnt.test.log"
+		}
 		b.Events = append(b.Events, connect.ChangeEvent{
-			Op: op, Table: itemsTable, Topic: "cnt.test.items",
+			Op: op, Table: table, Topic: topic,
 			Before: before, After: []connect.Value{connect.Int64(int64(n % 5)), connect.Int64(int64(n))},
 			Source: connect.SourceInfo{Connector: "counter", Name: "cnt", Database: "test", Table: "items", Snapshot: "false"},
 		})
@@ -94,6 +98,9 @@ func (s *counterSource) Ack(ctx context.Context, pos connect.Position) error {
 }
 
 func (s *counterSource) Close() error { return nil }
+
+var keylessTable = &connect.Table{Database: "test", Name: "log",
+	Columns: []connect.Column{{Name: "id", Type: "bigint", Kind: connect.KindInt64}, {Name: "n", Type: "bigint", Kind: connect.KindInt64, Optional: true}}}
 
 // memSink records what it was given; it can fail.
 type memSink struct{ k *testKinds }
@@ -127,6 +134,7 @@ type testKinds struct {
 	delivered    []connect.Record
 	sinkFailures int
 	poison       string
+	keyless      bool
 }
 
 type srcKind struct{ k *testKinds }
@@ -472,3 +480,21 @@ func TestSinkRetryAndDeadLetter(t *testing.T) {
 }
 
 var _ = yaml.Node{}
+
+// TestKeylessTableTopic checks that a table without a key gets a topic
+// that is not compacted (null keys cannot be) and no tombstones.
+func TestKeylessTableTopic(t *testing.T) {
+	k := &testKinds{max: 20, keyless: true}
+	r := newRig(t, k)
+	r.start("  - {name: cnt, kind: counter-source}\n")
+	eventually(t, "events", func() bool { return len(r.topicRecords("cnt.test.log")) >= 20 })
+	info, err := r.log.Topic("cnt.test.log")
+	if err != nil || info.Config.Compact || !info.Config.Delete {
+		t.Fatalf("keyless topic config %+v (%v)", info.Config, err)
+	}
+	for _, rec := range r.topicRecords("cnt.test.log") {
+		if rec.Key != nil || rec.Value == nil {
+			t.Fatalf("keyless record %+v", rec)
+		}
+	}
+}

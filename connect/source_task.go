@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -175,12 +176,20 @@ func newSourceConverter(t *task) *sourceConverter {
 	return &sourceConverter{t: t, topics: map[string]int32{}}
 }
 
-func (sc *sourceConverter) partitions(ctx context.Context, topic string) (int32, error) {
+// partitions returns a topic's partition count, creating the topic on
+// first use: compacted (TopicDefaults) when its records have keys; a topic
+// of keyless records (a table without a primary key) cannot be compacted,
+// so it gets cleanup.policy delete, keeping the same week of history.
+func (sc *sourceConverter) partitions(ctx context.Context, topic string, keyed bool) (int32, error) {
 	if n, ok := sc.topics[topic]; ok {
 		return n, nil
 	}
 	r := sc.t.c.r
-	n, err := r.log.EnsureTopic(ctx, TopicSpec{Name: topic, Config: r.opts.TopicDefaults})
+	cfg := r.opts.TopicDefaults
+	if !keyed {
+		cfg = map[string]string{"cleanup.policy": "delete", "retention.ms": strconv.Itoa(7 * 24 * 3600 * 1000)}
+	}
+	n, err := r.log.EnsureTopic(ctx, TopicSpec{Name: topic, Config: cfg})
 	if err != nil {
 		return 0, fmt.Errorf("create topic %q: %w", topic, err)
 	}
@@ -203,7 +212,7 @@ func (sc *sourceConverter) records(ctx context.Context, b SourceBatch) ([]Record
 		if err != nil {
 			return sc.tolerate("converter", m, err)
 		}
-		n, err := sc.partitions(ctx, m.Topic)
+		n, err := sc.partitions(ctx, m.Topic, k != nil)
 		if err != nil {
 			return err
 		}
@@ -217,7 +226,7 @@ func (sc *sourceConverter) records(ctx context.Context, b SourceBatch) ([]Record
 			if err := add(&Message{Topic: ev.Topic, Key: key, Value: value, Event: &ev}); err != nil {
 				return nil, err
 			}
-			if ev.Op == OpDelete && c.tombstones() {
+			if ev.Op == OpDelete && c.tombstones() && key != nil {
 				if err := add(&Message{Topic: ev.Topic, Key: key, Event: &ev}); err != nil {
 					return nil, err
 				}
