@@ -225,23 +225,27 @@ func sourceSchemaName(connector string) string {
 // old key. Both events keep the update's source block and transaction.
 // Every other event is returned as it is, alone.
 func SplitKeyChange(ev *ChangeEvent) []ChangeEvent {
-	if ev.Op != OpUpdate || ev.Table == nil || len(ev.Table.Key) == 0 || ev.Before == nil || ev.After == nil {
-		return []ChangeEvent{*ev}
-	}
-	changed := false
-	for _, ci := range ev.Table.Key {
-		if ci >= len(ev.Before) || ci >= len(ev.After) || !sameValue(ev.Before[ci], ev.After[ci]) {
-			changed = true
-			break
-		}
-	}
-	if !changed {
+	if !KeyChanged(ev) {
 		return []ChangeEvent{*ev}
 	}
 	out := []ChangeEvent{*ev, *ev}
 	out[0].Op, out[0].After = OpDelete, nil
 	out[1].Op, out[1].Before = OpCreate, nil
 	return out
+}
+
+// KeyChanged reports whether ev is an update that changes its row's key,
+// which SplitKeyChange splits.
+func KeyChanged(ev *ChangeEvent) bool {
+	if ev.Op != OpUpdate || ev.Table == nil || len(ev.Table.Key) == 0 || ev.Before == nil || ev.After == nil {
+		return false
+	}
+	for _, ci := range ev.Table.Key {
+		if ci >= len(ev.Before) || ci >= len(ev.After) || !sameValue(ev.Before[ci], ev.After[ci]) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameValue reports whether two values are the same datum: the same kind,

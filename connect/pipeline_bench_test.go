@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,7 +46,7 @@ func (discardSink) NewSink(*configs.Connector, connect.Env) (connect.Sink, error
 
 func benchPipeline(b *testing.B, sinkKind, sinkConfig string) {
 	dir := b.TempDir()
-	l, err := sluicelog.Open(filepath.Join(dir, "log"), sluicelog.Options{Logger: quiet()})
+	l, err := sluicelog.Open(filepath.Join(dir, "log"), sluicelog.Options{Logger: benchLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -122,4 +123,13 @@ func countLines(path string) int {
 			return n
 		}
 	}
+}
+
+// benchLogger shows the log's debug lines (write stalls) with
+// SLUICE_BENCH_DEBUG=1.
+func benchLogger() *slog.Logger {
+	if os.Getenv("SLUICE_BENCH_DEBUG") == "" {
+		return quiet()
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -3,7 +3,9 @@ package connect
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -169,6 +171,7 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 // partitions chosen.
 type sourceConverter struct {
 	t      *task
+	mu     sync.Mutex // guards topics: events convert in parallel
 	topics map[string]int32
 }
 
@@ -181,6 +184,8 @@ func newSourceConverter(t *task) *sourceConverter {
 // of keyless records (a table without a primary key) cannot be compacted,
 // so it gets cleanup.policy delete, keeping the same week of history.
 func (sc *sourceConverter) partitions(ctx context.Context, topic string, keyed bool) (int32, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if n, ok := sc.topics[topic]; ok {
 		return n, nil
 	}
@@ -197,49 +202,114 @@ func (sc *sourceConverter) partitions(ctx context.Context, topic string, keyed b
 	return n, nil
 }
 
+// parallelMin is the batch size from which a batch's events are converted
+// on several goroutines (envelope and encoding dominate a source task's
+// CPU, and the order of the records is kept).
+const parallelMin = 256
+
 func (sc *sourceConverter) records(ctx context.Context, b SourceBatch) ([]Record, error) {
+	workers := runtime.GOMAXPROCS(0)
+	if len(b.Events) < parallelMin || workers < 2 {
+		out := make([]Record, 0, len(b.Events)+len(b.Messages))
+		out, err := sc.convertEvents(ctx, b.Events, out)
+		if err != nil {
+			return nil, err
+		}
+		return sc.convertMessages(ctx, b.Messages, out)
+	}
+	parts := make([][]Record, workers)
+	errs := make([]error, workers)
+	per := (len(b.Events) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(b.Events))
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[w], errs[w] = sc.convertEvents(ctx, b.Events[lo:hi], make([]Record, 0, hi-lo))
+		}()
+	}
+	wg.Wait()
+	n := len(b.Messages)
+	for w := range parts {
+		if errs[w] != nil {
+			return nil, errs[w]
+		}
+		n += len(parts[w])
+	}
+	out := make([]Record, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return sc.convertMessages(ctx, b.Messages, out)
+}
+
+// convertEvents appends the records of events to out, in order.
+func (sc *sourceConverter) convertEvents(ctx context.Context, events []ChangeEvent, out []Record) ([]Record, error) {
 	c := sc.t.c
-	out := make([]Record, 0, len(b.Events)+len(b.Messages))
-	add := func(m *Message) error {
-		m, err := c.chain.Apply(m)
-		if err != nil {
-			return sc.tolerate("transform", m, err)
-		}
-		if m == nil {
-			return nil
-		}
-		k, v, err := c.conv.Encode(m)
-		if err != nil {
-			return sc.tolerate("converter", m, err)
-		}
-		n, err := sc.partitions(ctx, m.Topic, k != nil)
-		if err != nil {
+	var err error
+	one := func(ev *ChangeEvent) error {
+		key, value := Envelope(ev)
+		m := Message{Topic: ev.Topic, Key: key, Value: value, Event: ev}
+		if out, err = sc.add(ctx, &m, out); err != nil {
 			return err
 		}
-		out = append(out, Record{Topic: m.Topic, Partition: Partition(k, n), Timestamp: m.Timestamp, Key: k, Value: v, Headers: m.Headers})
-		return nil
+		if ev.Op == OpDelete && c.tombstones() && key != nil {
+			m = Message{Topic: ev.Topic, Key: key, Event: ev}
+			out, err = sc.add(ctx, &m, out)
+		}
+		return err
 	}
-	for i := range b.Events {
-		for _, ev := range SplitKeyChange(&b.Events[i]) {
-			ev := ev
-			key, value := Envelope(&ev)
-			if err := add(&Message{Topic: ev.Topic, Key: key, Value: value, Event: &ev}); err != nil {
+	for i := range events {
+		if !KeyChanged(&events[i]) {
+			if err := one(&events[i]); err != nil {
 				return nil, err
 			}
-			if ev.Op == OpDelete && c.tombstones() && key != nil {
-				if err := add(&Message{Topic: ev.Topic, Key: key, Event: &ev}); err != nil {
-					return nil, err
-				}
+			continue
+		}
+		split := SplitKeyChange(&events[i])
+		for j := range split {
+			if err := one(&split[j]); err != nil {
+				return nil, err
 			}
 		}
 	}
-	for i := range b.Messages {
-		m := b.Messages[i]
-		if err := add(&m); err != nil {
+	return out, nil
+}
+
+func (sc *sourceConverter) convertMessages(ctx context.Context, msgs []Message, out []Record) ([]Record, error) {
+	var err error
+	for i := range msgs {
+		m := msgs[i]
+		if out, err = sc.add(ctx, &m, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// add transforms and converts one message and appends its record to out.
+func (sc *sourceConverter) add(ctx context.Context, m *Message, out []Record) ([]Record, error) {
+	c := sc.t.c
+	m, err := c.chain.Apply(m)
+	if err != nil {
+		return out, sc.tolerate("transform", m, err)
+	}
+	if m == nil {
+		return out, nil
+	}
+	k, v, err := c.conv.Encode(m)
+	if err != nil {
+		return out, sc.tolerate("converter", m, err)
+	}
+	n, err := sc.partitions(ctx, m.Topic, k != nil)
+	if err != nil {
+		return out, err
+	}
+	return append(out, Record{Topic: m.Topic, Partition: Partition(k, n), Timestamp: m.Timestamp, Key: k, Value: v, Headers: m.Headers}), nil
 }
 
 // tolerate applies errors.tolerance to a failed transform or conversion:

@@ -162,6 +162,14 @@ func Open(dir string, opts Options) (*Log, error) {
 		MaxOpenFiles:                1000,
 		Logger:                      pebbleLogger{opts.Logger},
 		FS:                          opts.FS,
+		// Appends are heavy writes: let a second compaction run when L0
+		// backs up, rather than stalling writers behind one.
+		CompactionConcurrencyRange: func() (int, int) { return 1, 2 },
+		EventListener: &pebble.EventListener{
+			WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
+				opts.Logger.Debug("log: pebble write stall", "reason", info.Reason)
+			},
+		},
 	}
 	// Batches reach the bottom level after a compaction or two; compress
 	// them only there, so that each byte is compressed once rather than
