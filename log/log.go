@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -170,16 +169,6 @@ func Open(dir string, opts Options) (*Log, error) {
 				opts.Logger.Debug("log: pebble write stall", "reason", info.Reason)
 			},
 		},
-	}
-	// Batches reach the bottom level after a compaction or two; compress
-	// them only there, so that each byte is compressed once rather than
-	// at every level it passes.
-	for i := range po.Levels {
-		if i < len(po.Levels)-1 {
-			po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-		} else {
-			po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
-		}
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {

