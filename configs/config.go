@@ -103,6 +103,10 @@ type Connector struct {
 	Converter string
 	// TasksMax is the most tasks the connector may run. Key tasks_max. Default: 1.
 	TasksMax int
+	// StartFrom is where a sink starts reading a partition that has no
+	// committed offset yet: "earliest" (replay everything retained) or
+	// "latest" (only new records). Key start_from. Default: "earliest".
+	StartFrom string
 	// TombstonesOnDelete follows each delete event of a source with a
 	// tombstone (same key, null value), so compaction can drop the key.
 	// Key tombstones_on_delete. Default: true (nil means the default).

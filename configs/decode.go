@@ -525,6 +525,7 @@ func (d *decoder) connector(n *yaml.Node, path string, out *Connector) {
 		"topics_regex": func(v *yaml.Node, p string) { d.text(v, p, &out.TopicsRegex) },
 		"converter":    func(v *yaml.Node, p string) { d.text(v, p, &out.Converter) },
 		"tasks_max":    func(v *yaml.Node, p string) { d.integer(v, p, &out.TasksMax) },
+		"start_from":   func(v *yaml.Node, p string) { d.text(v, p, &out.StartFrom) },
 		"tombstones_on_delete": func(v *yaml.Node, p string) {
 			b := true
 			d.boolean(v, p, &b)

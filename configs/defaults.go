@@ -54,6 +54,7 @@ func (d *decoder) defaults(c *Config) {
 		setInt(p+".tasks_max", &cn.TasksMax, 1)
 		setStr(p+".errors.tolerance", &cn.Errors.Tolerance, defaultTolerance)
 		setInt(p+".errors.retries", &cn.Errors.Retries, -1)
+		setStr(p+".start_from", &cn.StartFrom, "earliest")
 		if cn.Config == nil {
 			// An empty block where the connector is, so that positions work.
 			cn.Config = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

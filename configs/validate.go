@@ -296,6 +296,7 @@ func (v *validator) connectors() {
 			v.report(p+".kind", fmt.Sprintf("unknown connector kind %q", clip(cn.Kind)), unknownHint(cn.Kind, v.opts.Kinds, "known kinds"))
 		}
 		v.oneOf(p+".converter", cn.Converter, converters)
+		v.oneOf(p+".start_from", cn.StartFrom, []string{"earliest", "latest"})
 		if cn.TasksMax < 1 {
 			v.report(p+".tasks_max", fmt.Sprintf("must be at least 1, not %d", cn.TasksMax), "")
 		}

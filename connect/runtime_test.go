@@ -498,3 +498,35 @@ func TestKeylessTableTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkStartFromLatest checks that a sink with start_from: latest and no
+// committed offsets skips what the topic held before it started.
+func TestSinkStartFromLatest(t *testing.T) {
+	k := &testKinds{max: 30}
+	r := newRig(t, k)
+	r.start("  - {name: cnt, kind: counter-source}\n")
+	eventually(t, "first events", func() bool { return len(r.topicRecords("cnt.test.items")) >= 30 })
+	r.close()
+	k.mu.Lock()
+	k.max = 40
+	k.mu.Unlock()
+	r.open()
+	r.start("  - {name: out, kind: mem-sink, topics: [cnt.test.items], start_from: latest}\n")
+	eventually(t, "sink assigned", func() bool {
+		st, _ := r.rt.Status("out")
+		return len(st.Tasks) == 1 && st.Tasks[0].Details["partitions"] == 2
+	})
+	r.start("  - {name: cnt, kind: counter-source}\n")
+	eventually(t, "new records delivered", func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return len(k.delivered) >= 10
+	})
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, rec := range k.delivered {
+		if n := afterN(t, rec.Value); n < 30 {
+			t.Fatalf("start_from latest delivered old record %d", n)
+		}
+	}
+}

@@ -135,8 +135,8 @@ type sinkState struct {
 
 // assign computes the task's partitions: every partition of the
 // connector's topics (and topics_regex matches), sorted, dealt round robin
-// over the tasks. New partitions start at their committed offset or the
-// earliest one.
+// over the tasks. New partitions start at their committed offset, else at
+// the earliest offset (start_from: latest: at the end).
 func (s *sinkState) assign(ctx context.Context) error {
 	c := s.t.c
 	r := c.r
@@ -199,9 +199,12 @@ func (s *sinkState) assign(ctx context.Context) error {
 			s.pos[tp] = off
 			continue
 		}
-		start, _, err := r.log.Offsets(ctx, tp.topic, tp.partition)
+		start, end, err := r.log.Offsets(ctx, tp.topic, tp.partition)
 		if err != nil {
 			return err
+		}
+		if c.cfg.StartFrom == "latest" {
+			start = end
 		}
 		s.pos[tp] = start
 	}

@@ -139,18 +139,12 @@ log:
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		// Acknowledgements after the kill are impossible; freeze the set.
-		mu.Lock()
-		snapshot := len(acked)
-		mu.Unlock()
+		// The client may still be processing responses the node sent
+		// before it died: those count as acknowledged too (the node
+		// answers only after the fsync). Close the client to settle them.
 		cancel()
 		cl.Close()
 		wg.Wait()
-		mu.Lock()
-		if len(acked) != snapshot {
-			t.Fatalf("round %d: %d acknowledgements after the kill", round, len(acked)-snapshot)
-		}
-		mu.Unlock()
 	}
 	// Read everything back from a restarted node.
 	cmd, addr, _ := startSluiceRun(t, bin, config)
