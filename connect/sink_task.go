@@ -33,36 +33,8 @@ const sinkFetchBytes = 1 << 20
 // are none), hands batches to the sink in partition order, and commits the
 // offsets after each batch returns.
 func (t *task) runSink(ctx context.Context) error {
-	c := t.c
-	kind := c.kind.(SinkKind)
-	failures := 0
-	for {
-		if !t.waitRunning(ctx) {
-			return nil
-		}
-		progressed, err := t.sinkOnce(ctx, kind)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if progressed {
-			failures = 0
-		}
-		if !IsRetriable(err) {
-			return err
-		}
-		failures++
-		if lim := c.cfg.Errors.Retries; lim >= 0 && failures > lim {
-			return fmt.Errorf("gave up after %d retries: %w", lim, err)
-		}
-		wait := c.r.backoff(failures - 1)
-		t.logger.Warn("connect: sink failed; retrying", "err", err, "retry", failures, "backoff", wait)
-		t.detail("last_error", err.Error())
-		t.detail("retries", failures)
-		c.r.metrics.Retry(c.name, t.id)
-		if !sleep(ctx, wait) {
-			return nil
-		}
-	}
+	kind := t.c.kind.(SinkKind)
+	return t.retrying(ctx, "sink", func(ctx context.Context) (bool, error) { return t.sinkOnce(ctx, kind) })
 }
 
 func (t *task) sinkOnce(ctx context.Context, kind SinkKind) (progressed bool, err error) {

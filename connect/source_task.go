@@ -18,14 +18,21 @@ func positionKey(connector string) string { return "connect/source/" + connector
 // retriable failure closes the source and opens it again at the last
 // durable position after a backoff, so nothing is skipped or repeated.
 func (t *task) runSource(ctx context.Context) error {
+	kind := t.c.kind.(SourceKind)
+	return t.retrying(ctx, "source", func(ctx context.Context) (bool, error) { return t.sourceOnce(ctx, kind) })
+}
+
+// retrying runs once until ctx ends or it fails with an error that is not
+// retriable, or errors.retries is used up. Retries back off exponentially;
+// a run that made progress resets the count.
+func (t *task) retrying(ctx context.Context, what string, once func(context.Context) (bool, error)) error {
 	c := t.c
-	kind := c.kind.(SourceKind)
 	failures := 0
 	for {
 		if !t.waitRunning(ctx) {
 			return nil
 		}
-		progressed, err := t.sourceOnce(ctx, kind)
+		progressed, err := once(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -40,7 +47,7 @@ func (t *task) runSource(ctx context.Context) error {
 			return fmt.Errorf("gave up after %d retries: %w", lim, err)
 		}
 		wait := c.r.backoff(failures - 1)
-		t.logger.Warn("connect: source failed; retrying", "err", err, "retry", failures, "backoff", wait)
+		t.logger.Warn("connect: "+what+" failed; retrying", "err", err, "retry", failures, "backoff", wait)
 		t.detail("last_error", err.Error())
 		t.detail("retries", failures)
 		c.r.metrics.Retry(c.name, t.id)

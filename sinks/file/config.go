@@ -30,34 +30,38 @@ var keys = []string{"path", "per_topic", "rotate_bytes", "fsync"}
 // checks the result, returning every problem found.
 func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 	cfg := Config{Fsync: true}
-	ck := &checker{problems: configs.CheckKeys(c.Config, "config", keys)}
-	es := entries(c.Config)
+	ck := &checker{BlockChecker: configs.BlockChecker{Problems: configs.CheckKeys(c.Config, "config", keys)}}
+	es := configs.Entries(c.Config)
 
 	if e, ok := es["path"]; !ok {
-		ck.report(c.Config, "config.path", "missing", `give the file to write, e.g. "./out/orders.jsonl" (or a directory with per_topic: true)`)
-	} else if ck.text(e.value, "config.path", &cfg.Path) {
+		ck.Report(c.Config, "config.path", "missing", `give the file to write, e.g. "./out/orders.jsonl" (or a directory with per_topic: true)`)
+	} else if ck.Text(e.Value, "config.path", &cfg.Path) {
 		switch {
 		case strings.TrimSpace(cfg.Path) == "":
-			ck.report(e.value, "config.path", "empty", `give the file to write, e.g. "./out/orders.jsonl"`)
+			ck.Report(e.Value, "config.path", "empty", `give the file to write, e.g. "./out/orders.jsonl"`)
 		case strings.ContainsRune(cfg.Path, 0):
-			ck.report(e.value, "config.path", "a path cannot hold a NUL character", "")
+			ck.Report(e.Value, "config.path", "a path cannot hold a NUL character", "")
 		}
 	}
 	if e, ok := es["per_topic"]; ok {
-		ck.boolean(e.value, "config.per_topic", &cfg.PerTopic)
+		ck.Boolean(e.Value, "config.per_topic", &cfg.PerTopic)
 	}
 	if e, ok := es["fsync"]; ok {
-		ck.boolean(e.value, "config.fsync", &cfg.Fsync)
+		ck.Boolean(e.Value, "config.fsync", &cfg.Fsync)
 	}
 	if e, ok := es["rotate_bytes"]; ok {
 		var v int64
-		if ck.integer(e.value, "config.rotate_bytes", &v) {
+		if ck.Integer(e.Value, "config.rotate_bytes", &v) {
 			if v < 0 {
-				ck.report(e.value, "config.rotate_bytes", fmt.Sprintf("must not be negative, not %d", v), "0 never rotates")
+				ck.Report(e.Value, "config.rotate_bytes", fmt.Sprintf("must not be negative, not %d", v), "0 never rotates")
 			} else {
 				cfg.RotateBytes = v
 			}
 		}
 	}
-	return cfg, ck.problems
+	return cfg, ck.Problems
 }
+
+// checker decodes the config block, collecting a problem for each value
+// that does not fit.
+type checker struct{ configs.BlockChecker }

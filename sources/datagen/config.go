@@ -90,8 +90,8 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 		Ops:         Ops{U: 1},
 		Seed:        DefaultSeed,
 	}
-	ck := &checker{problems: configs.CheckKeys(c.Config, "config", keys)}
-	es := entries(c.Config)
+	ck := &checker{BlockChecker: configs.BlockChecker{Problems: configs.CheckKeys(c.Config, "config", keys)}}
+	es := configs.Entries(c.Config)
 
 	names := []struct {
 		key string
@@ -103,12 +103,12 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 			continue
 		}
 		p := "config." + f.key
-		if ck.text(e.value, p, f.out) && !topicPart.MatchString(*f.out) {
-			ck.report(e.value, p, fmt.Sprintf("%q cannot be part of a topic name", clip(*f.out)), "use letters, digits, '.', '_' and '-'")
+		if ck.Text(e.Value, p, f.out) && !topicPart.MatchString(*f.out) {
+			ck.Report(e.Value, p, fmt.Sprintf("%q cannot be part of a topic name", configs.Clip(*f.out)), "use letters, digits, '.', '_' and '-'")
 		}
 	}
 	if cfg.TopicPrefix == "" {
-		ck.report(c.Config, "config.topic_prefix", "missing", "name the connector, or set topic_prefix")
+		ck.Report(c.Config, "config.topic_prefix", "missing", "name the connector, or set topic_prefix")
 	}
 
 	count := func(key string, out *uint64, min int64, hint string) {
@@ -118,11 +118,11 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 		}
 		var v int64
 		p := "config." + key
-		if !ck.integer(e.value, p, &v) {
+		if !ck.Integer(e.Value, p, &v) {
 			return
 		}
 		if v < min {
-			ck.report(e.value, p, fmt.Sprintf("must be at least %d, not %d", min, v), hint)
+			ck.Report(e.Value, p, fmt.Sprintf("must be at least %d, not %d", min, v), hint)
 			return
 		}
 		*out = uint64(v)
@@ -131,54 +131,54 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 	count("batch_size", &cfg.BatchSize, 1, "")
 	count("max_events", &cfg.MaxEvents, 0, "0 means unlimited")
 	if e, ok := es["batch_size"]; ok && cfg.BatchSize > MaxBatchSize {
-		ck.report(e.value, "config.batch_size", fmt.Sprintf("must be at most %d, not %d", MaxBatchSize, cfg.BatchSize), "")
+		ck.Report(e.Value, "config.batch_size", fmt.Sprintf("must be at most %d, not %d", MaxBatchSize, cfg.BatchSize), "")
 	}
 	if e, ok := es["rate"]; ok {
-		if ck.number(e.value, "config.rate", &cfg.Rate) && cfg.Rate < 0 {
-			ck.report(e.value, "config.rate", fmt.Sprintf("must not be negative, not %v", cfg.Rate), "0 means as fast as possible")
+		if ck.Number(e.Value, "config.rate", &cfg.Rate) && cfg.Rate < 0 {
+			ck.Report(e.Value, "config.rate", fmt.Sprintf("must not be negative, not %v", cfg.Rate), "0 means as fast as possible")
 		}
 	}
 	if e, ok := es["seed"]; ok {
-		ck.integer(e.value, "config.seed", &cfg.Seed)
+		ck.Integer(e.Value, "config.seed", &cfg.Seed)
 	}
 	if e, ok := es["ops"]; ok {
-		cfg.Ops = ck.ops(e.value, cfg.Rows)
+		cfg.Ops = ck.ops(e.Value, cfg.Rows)
 	}
 	if e, ok := es["columns"]; ok {
-		cfg.Columns = ck.columns(e.value)
+		cfg.Columns = ck.columns(e.Value)
 	}
 	for i, col := range cfg.Columns {
 		if col.Key && col.Type == "int" && (cfg.Rows == 0 || cfg.Rows > math.MaxInt32) {
 			var n *yaml.Node = c.Config
 			if e, ok := es["rows"]; ok {
-				n = e.value
+				n = e.Value
 			}
-			ck.report(n, "config.rows", fmt.Sprintf("the int key column %q holds at most %d distinct rows", col.Name, math.MaxInt32),
+			ck.Report(n, "config.rows", fmt.Sprintf("the int key column %q holds at most %d distinct rows", col.Name, math.MaxInt32),
 				fmt.Sprintf("make columns[%d] a bigint, or lower rows (0 means unlimited)", i))
 		}
 	}
 	if topic := cfg.TopicPrefix + "." + cfg.Database + "." + cfg.Table; len(topic) > 249 {
-		ck.report(c.Config, "config", fmt.Sprintf("topic name %q is longer than 249 characters", clip(topic)), "shorten topic_prefix, database or table")
+		ck.Report(c.Config, "config", fmt.Sprintf("topic name %q is longer than 249 characters", configs.Clip(topic)), "shorten topic_prefix, database or table")
 	}
-	return cfg, ck.problems
+	return cfg, ck.Problems
 }
 
 // ops decodes the ops mapping.
 func (ck *checker) ops(n *yaml.Node, rows uint64) Ops {
 	var ops Ops
-	m := deref(n)
+	m := configs.Deref(n)
 	if m.Kind != yaml.MappingNode {
-		ck.report(n, "config.ops", "expected a mapping, got "+describe(m), "write weights such as {u: 9, d: 1}")
+		ck.Report(n, "config.ops", "expected a mapping, got "+configs.Describe(m), "write weights such as {u: 9, d: 1}")
 		return Ops{U: 1}
 	}
-	es := entries(m)
+	es := configs.Entries(m)
 	if e, ok := es["c"]; ok {
-		ck.report(e.key, "config.ops.c", "creates are not weighted",
+		ck.Report(e.Key, "config.ops.c", "creates are not weighted",
 			"an event on a key without a row is always a create, and updates and deletes are weighed by u and d; for creates only, set rows: 0")
 	}
 	for key := range es {
 		if key != "c" && key != "u" && key != "d" {
-			ck.report(es[key].key, "config.ops."+key, "unknown operation", `the weights are u (update) and d (delete)`)
+			ck.Report(es[key].Key, "config.ops."+key, "unknown operation", `the weights are u (update) and d (delete)`)
 		}
 	}
 	weight := func(key string, out *uint64) {
@@ -188,11 +188,11 @@ func (ck *checker) ops(n *yaml.Node, rows uint64) Ops {
 		}
 		var v int64
 		p := "config.ops." + key
-		if !ck.integer(e.value, p, &v) {
+		if !ck.Integer(e.Value, p, &v) {
 			return
 		}
 		if v < 0 {
-			ck.report(e.value, p, fmt.Sprintf("a weight must not be negative, not %d", v), "")
+			ck.Report(e.Value, p, fmt.Sprintf("a weight must not be negative, not %d", v), "")
 			return
 		}
 		*out = uint64(v)
@@ -201,7 +201,7 @@ func (ck *checker) ops(n *yaml.Node, rows uint64) Ops {
 	weight("d", &ops.D)
 	if ops.U+ops.D == 0 && rows != 0 {
 		if _, bad := es["c"]; !bad {
-			ck.report(n, "config.ops", "u and d are both 0", "give updates or deletes a weight, or set rows: 0 for creates only")
+			ck.Report(n, "config.ops", "u and d are both 0", "give updates or deletes a weight, or set rows: 0 for creates only")
 		}
 		return Ops{U: 1}
 	}
@@ -210,13 +210,13 @@ func (ck *checker) ops(n *yaml.Node, rows uint64) Ops {
 
 // columns decodes the columns list.
 func (ck *checker) columns(n *yaml.Node) []ColumnSpec {
-	s := deref(n)
+	s := configs.Deref(n)
 	if s.Kind != yaml.SequenceNode {
-		ck.report(n, "config.columns", "expected a list, got "+describe(s), "write a list of {name: ..., type: ...}")
+		ck.Report(n, "config.columns", "expected a list, got "+configs.Describe(s), "write a list of {name: ..., type: ...}")
 		return DefaultColumns
 	}
 	if len(s.Content) == 0 {
-		ck.report(n, "config.columns", "no columns", "give at least one, or remove the key for the default columns")
+		ck.Report(n, "config.columns", "no columns", "give at least one, or remove the key for the default columns")
 		return DefaultColumns
 	}
 	var cols []ColumnSpec
@@ -224,41 +224,41 @@ func (ck *checker) columns(n *yaml.Node) []ColumnSpec {
 	anyKey := false
 	for i, item := range s.Content {
 		p := fmt.Sprintf("config.columns[%d]", i)
-		m := deref(item)
+		m := configs.Deref(item)
 		if m.Kind != yaml.MappingNode {
-			ck.report(item, p, "expected a mapping, got "+describe(m), "write {name: ..., type: ...}")
+			ck.Report(item, p, "expected a mapping, got "+configs.Describe(m), "write {name: ..., type: ...}")
 			continue
 		}
-		ck.problems = append(ck.problems, configs.CheckKeys(item, p, []string{"name", "type", "key"})...)
-		es := entries(m)
+		ck.Problems = append(ck.Problems, configs.CheckKeys(item, p, []string{"name", "type", "key"})...)
+		es := configs.Entries(m)
 		var col ColumnSpec
 		if e, ok := es["name"]; !ok {
-			ck.report(item, p+".name", "missing", "every column needs a name")
-		} else if ck.text(e.value, p+".name", &col.Name) {
+			ck.Report(item, p+".name", "missing", "every column needs a name")
+		} else if ck.Text(e.Value, p+".name", &col.Name) {
 			if col.Name == "" {
-				ck.report(e.value, p+".name", "empty", "")
+				ck.Report(e.Value, p+".name", "empty", "")
 			} else if j, dup := seen[col.Name]; dup {
-				ck.report(e.value, p+".name", fmt.Sprintf("duplicate column name %q (columns[%d])", col.Name, j), "")
+				ck.Report(e.Value, p+".name", fmt.Sprintf("duplicate column name %q (columns[%d])", col.Name, j), "")
 			} else {
 				seen[col.Name] = i
 			}
 		}
 		typeOK := false
 		if e, ok := es["type"]; !ok {
-			ck.report(item, p+".type", "missing", "one of: "+joinTypes(ColumnTypes))
-		} else if ck.text(e.value, p+".type", &col.Type) {
+			ck.Report(item, p+".type", "missing", "one of: "+joinTypes(ColumnTypes))
+		} else if ck.Text(e.Value, p+".type", &col.Type) {
 			if typeOK = slices.Contains(ColumnTypes, col.Type); !typeOK {
 				hint := configs.DidYouMean(col.Type, ColumnTypes)
 				if hint == "" {
 					hint = "use one of: " + joinTypes(ColumnTypes)
 				}
-				ck.report(e.value, p+".type", fmt.Sprintf("unknown column type %q", clip(col.Type)), hint)
+				ck.Report(e.Value, p+".type", fmt.Sprintf("unknown column type %q", configs.Clip(col.Type)), hint)
 			}
 		}
-		if e, ok := es["key"]; ok && ck.boolean(e.value, p+".key", &col.Key) && col.Key {
+		if e, ok := es["key"]; ok && ck.Boolean(e.Value, p+".key", &col.Key) && col.Key {
 			anyKey = true
 			if typeOK && !slices.Contains(KeyTypes, col.Type) {
-				ck.report(es["type"].value, p+".type", fmt.Sprintf("a %s column cannot be a key", col.Type), "key columns are one of: "+joinTypes(KeyTypes))
+				ck.Report(es["type"].Value, p+".type", fmt.Sprintf("a %s column cannot be a key", col.Type), "key columns are one of: "+joinTypes(KeyTypes))
 			}
 		}
 		cols = append(cols, col)
@@ -267,7 +267,7 @@ func (ck *checker) columns(n *yaml.Node) []ColumnSpec {
 		// The first column is the key.
 		cols[0].Key = true
 		if t := cols[0].Type; slices.Contains(ColumnTypes, t) && !slices.Contains(KeyTypes, t) {
-			ck.report(entries(s.Content[0])["type"].value, "config.columns[0].type", fmt.Sprintf("no column has key: true, so the first one is the key, and a %s column cannot be one", t),
+			ck.Report(configs.Entries(s.Content[0])["type"].Value, "config.columns[0].type", fmt.Sprintf("no column has key: true, so the first one is the key, and a %s column cannot be one", t),
 				"mark a column of type "+joinTypes(KeyTypes)+" with key: true")
 		}
 	}
@@ -275,3 +275,7 @@ func (ck *checker) columns(n *yaml.Node) []ColumnSpec {
 }
 
 func joinTypes(ts []string) string { return strings.Join(ts, ", ") }
+
+// checker decodes the config block, collecting a problem for each value
+// that does not fit.
+type checker struct{ configs.BlockChecker }

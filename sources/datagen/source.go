@@ -89,7 +89,7 @@ func ParsePosition(pos connect.Position) (uint64, error) {
 			return n, nil
 		}
 	}
-	return 0, fmt.Errorf("%q: %w (want \"seq=N\")", clip(string(pos)), ErrBadPosition)
+	return 0, fmt.Errorf("%q: %w (want \"seq=N\")", configs.Clip(string(pos)), ErrBadPosition)
 }
 
 // badPosition is the fatal error for a position that does not parse.
