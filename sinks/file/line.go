@@ -90,32 +90,10 @@ func isCompound(data []byte) bool {
 	return false
 }
 
-const hexDigits = "0123456789abcdef"
 
-// appendString appends s, valid UTF-8, as a JSON string.
+// appendString appends s as a JSON string, escaped as sluice's json
+// converter escapes strings.
 func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	b, _ = connect.AppendJSON(b, connect.String(s))
+	return b
 }
