@@ -90,7 +90,6 @@ func isCompound(data []byte) bool {
 	return false
 }
 
-
 // appendString appends s as a JSON string, escaped as sluice's json
 // converter escapes strings.
 func appendString(b []byte, s string) []byte {
