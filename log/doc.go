@@ -90,7 +90,10 @@
 //
 //	doc.go           this overview
 //	log.go           Log, Open/Close, topics, metadata, options, metrics hook
-//	partition.go     partition state, Append (group commit), Read, offsets
+//	partition.go     partition state, segments, recovery of the tail at open
+//	append.go        Append, AppendAsync (group commit), idempotent batches
+//	read.go          Read, offsets and states, ListOffset, waiting for data
+//	producer.go      idempotent producer state
 //	batch.go         Kafka record batch v2 encoding and the stored batch
 //	keys.go          the key layout
 //	topicconfig.go   Kafka topic configs and their defaults
