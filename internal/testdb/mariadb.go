@@ -152,9 +152,15 @@ ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '%[1]s';
 // writeConfig writes my.cnf: the server reads [mysqld], the mariadb client
 // [client]. The port is not in it; it is given on each command line.
 func (m *MariaDB) writeConfig(cfg mariadbConfig) error {
+	if err := os.MkdirAll(filepath.Join(m.Dir, "tmp"), 0o700); err != nil {
+		return fmt.Errorf("testdb: make MariaDB tmpdir: %w", err)
+	}
 	settings := [][2]string{
 		{"datadir", m.DataDir},
 		{"socket", filepath.Join(m.Dir, "mariadbd.sock")},
+		// A temporary directory of its own: two servers bootstrapping at
+		// once in a shared /tmp can remove each other's temporary tables.
+		{"tmpdir", filepath.Join(m.Dir, "tmp")},
 		{"pid-file", filepath.Join(m.Dir, "mariadbd.pid")},
 		{"bind-address", "127.0.0.1"},
 		{"skip-name-resolve", ""},
