@@ -210,7 +210,19 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		}
 	}
 
-	b := l.db.NewBatch()
+	// Size the pebble batch up front: growing it by doubling copies large
+	// batches several times.
+	size := 256
+	for _, j := range jobs {
+		size += 128 + len(j.raw)
+		for k := range j.recs {
+			size += j.recs[k].size()
+		}
+	}
+	for _, e := range w.Meta {
+		size += 32 + len(e.Key) + len(e.Value)
+	}
+	b := l.db.NewBatchWithSize(size)
 	nowMs := l.now().UnixMilli()
 	buf := getBuf()
 	defer putBuf(buf)

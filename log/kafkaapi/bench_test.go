@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	sluicelog "github.com/sluice-cdc/sluice/log"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Run: go test ./log/kafkaapi -run XXX -bench . -benchtime 200000x
@@ -153,4 +155,104 @@ func BenchmarkProduceLatency(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkServerFetch measures the server alone, without a client: Fetch
+// requests from offset 0 to the end of a 500,000-record partition, each
+// handled and encoded as the connection would send it. Compare with the
+// log's BenchmarkReadFromZero.
+func BenchmarkServerFetch(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		b.Run(fmt.Sprintf("value=%d", size), func(b *testing.B) {
+			ts := startServer(b, Options{})
+			if _, err := ts.log.CreateTopic(topicSpec("bench", 1)); err != nil {
+				b.Fatal(err)
+			}
+			const total = 500_000
+			fill(b, ts, "bench", 1, size, total)
+			ctx := context.Background()
+			buf := make([]byte, 0, 32<<20)
+			b.ResetTimer()
+			start := time.Now()
+			read := 0
+			for i := 0; i < b.N; i++ {
+				for off := int64(0); off < total; {
+					req := kmsg.NewPtrFetchRequest()
+					req.SetVersion(12)
+					req.MaxBytes, req.ReplicaID, req.SessionEpoch = 16<<20, -1, -1
+					rt := kmsg.NewFetchRequestTopic()
+					rt.Topic = "bench"
+					rp := kmsg.NewFetchRequestTopicPartition()
+					rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = off, 16<<20, -1
+					rt.Partitions = append(rt.Partitions, rp)
+					req.Topics = append(req.Topics, rt)
+					resp := ts.srv.fetch(ctx, req)
+					buf = resp.AppendTo(buf[:0])
+					p := resp.Topics[0].Partitions[0]
+					if p.ErrorCode != 0 {
+						b.Fatalf("fetch error %d", p.ErrorCode)
+					}
+					for raw := p.RecordBatches; len(raw) > 0; {
+						h, n, err := sluicelog.ParseKafkaBatch(raw)
+						if err != nil {
+							b.Fatal(err)
+						}
+						read += int(h.RecordCount)
+						off = h.LastOffset + 1
+						raw = raw[n:]
+					}
+				}
+			}
+			el := time.Since(start).Seconds()
+			b.ReportMetric(float64(read)/el, "records/s")
+			b.ReportMetric(float64(read*size)/el/1e6, "MB/s")
+		})
+	}
+}
+
+// BenchmarkServerProduce measures the server alone: produce requests of
+// 1000 records (acks=all, fsync on) decoded, handled and answered as a
+// connection would, without a client. Compare with the log's
+// BenchmarkAppend at batch=1000.
+func BenchmarkServerProduce(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		b.Run(fmt.Sprintf("value=%d", size), func(b *testing.B) {
+			ts := startServer(b, Options{})
+			if _, err := ts.log.CreateTopic(topicSpec("bench", 1)); err != nil {
+				b.Fatal(err)
+			}
+			values := make([]string, 1000)
+			for i := range values {
+				values[i] = string(make([]byte, size))
+			}
+			req := kmsg.NewPtrProduceRequest()
+			req.Acks, req.TimeoutMillis = -1, 5000
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = "bench"
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Records = buildBatch(-1, -1, -1, values)
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			body := frame(req, 9, 1)[4:]
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := &conn{s: ts.srv, ctx: ctx, cancel: cancel, remote: "127.0.0.1"}
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				p, err := c.decodeAndHandle(append([]byte(nil), body...))
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp := p.reply().(*kmsg.ProduceResponse)
+				if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+					b.Fatalf("produce error %d", code)
+				}
+			}
+			el := time.Since(start).Seconds()
+			n := float64(b.N * len(values))
+			b.ReportMetric(n/el, "records/s")
+			b.ReportMetric(n*float64(size)/el/1e6, "MB/s")
+		})
+	}
 }
