@@ -17,6 +17,7 @@
 //	consume.go   sluice consume: records as JSON lines (Kafka API)
 //	produce.go   sluice produce: stdin lines as records (Kafka API)
 //	kafkaclient.go --bootstrap, the Kafka client, Kafka error codes in words
+//	connectors.go  sluice connectors ...: the admin REST API of the connectors
 package cli
 
 import (
