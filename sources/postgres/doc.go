@@ -11,7 +11,7 @@
 //	snapshot: initial                    # initial | never | when_needed | initial_only
 //	topic_prefix: shop                   # default: the connector's name
 //	create_publication: true             # create the publication FOR TABLE the resolved tables if absent
-//	heartbeat_interval: 10s              # how often a standby status update is sent
+//	heartbeat_interval: 10s              # how often a standby status update and a heartbeat message are sent
 //
 // # Open
 //
@@ -22,7 +22,11 @@
 // with a snapshot the slot is created with EXPORT_SNAPSHOT (a slot left
 // behind by an unfinished fresh start is dropped and created again), and
 // the snapshot is read in a REPEATABLE READ transaction that imports it.
-// Opening at a position whose slot is gone is a resync-needed error.
+// Opening at a position whose slot is gone is a resync-needed error whose
+// message says to run "sluice connectors reset <connector name>" to take a
+// new snapshot, except with snapshot when_needed: then the slot is created
+// again with an exported snapshot and a new initial snapshot (op 'r'
+// events) is taken before streaming from the new slot.
 //
 // # Events and positions
 //
@@ -38,17 +42,41 @@
 // that, to the server with a standby status update; keepalives that ask for
 // a reply and the heartbeat get the last acknowledged LSN.
 //
+// # Heartbeats
+//
+// Every heartbeat_interval while streaming the source runs
+//
+//	SELECT pg_logical_emit_message(false, 'sluice_heartbeat', '')
+//
+// on its normal connection, and streams with the pgoutput option messages
+// 'true' (PostgreSQL 14 and later). When such a message comes back outside a
+// transaction, Read returns a batch with no events and the position
+// "lsn=<the message's LSN>", so that acknowledging it moves the slot's
+// confirmed_flush_lsn even when only tables that are not captured change,
+// and WAL does not pile up. Other prefixes' messages are ignored.
+//
+// # Types
+//
+// Besides the scalar types (bool, integers, floats, numeric as exact
+// decimal text, bytea, date and time types, interval, uuid, json/jsonb):
+// arrays of them whose element delimiter is ',' are KindArray with the
+// element kind in Column.Elem (more dimensions nest arrays; NULL elements
+// are nulls of the element kind); user enums are KindEnum with their
+// labels in Column.Enum; bit and varbit are KindBits, Bytes right-aligned
+// big-endian and Int the length in bits; money is KindDecimal: the
+// sessions set lc_monetary to C so that money prints as "$1,234.56", and
+// the source turns that into "1234.56".
+//
 // # Not done yet
 //
-//   - Heartbeat positions: when the captured tables are idle and others are
-//     busy, the slot's confirmed position does not move, so WAL is retained.
 //   - Unchanged TOASTed values in updates are null unless the old row image
 //     (REPLICA IDENTITY FULL) holds them; connect.Env.Lookup is not used.
-//   - when_needed behaves as initial: a missing slot at a stored position is
-//     a resync-needed error, and no new snapshot is taken automatically.
 //   - An existing publication is used as it is: tables added to the config
 //     later are not added to it.
-//   - Schema-change messages, arrays, enums, money, ranges,
-//     bits and geometry (these arrive as strings holding the text form), and
-//     proto_version 2 streaming of in-progress transactions.
+//   - Schema-change messages, and proto_version 2 streaming of in-progress
+//     transactions.
+//   - Ranges, geometry, domains, composite types and arrays of types whose
+//     delimiter is not ',' (box[]) arrive as strings holding the text form.
+//   - The heartbeat position is the message's start LSN, not its end, so
+//     after a restart the last heartbeat may come once more.
 package postgres

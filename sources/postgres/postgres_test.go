@@ -206,8 +206,10 @@ func TestStream(t *testing.T) {
 
 	t.Run("types", func(t *testing.T) {
 		pg.CreateDatabase(t, "typedb")
-		const row = `'12345.67890', '2024-01-02 03:04:05.123456+02', '\xdeadbeef', '{"a": [1, 2]}', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', NULL, '', '1 year 2 mons 3 days 04:05:06.5', '10:11:12.5+05:30', '2024-02-29', '23:59:59.999999', '2024-02-29 10:00:00.25', 1.5`
-		pg.Exec(t, "typedb", `CREATE TABLE public.t (id int PRIMARY KEY, d numeric(20,5), ts timestamptz, b bytea, j jsonb, u uuid, s1 text, s2 text NOT NULL, iv interval, tz timetz, dt date, tm time, tsn timestamp(3), f float8);
+		const row = `'12345.67890', '2024-01-02 03:04:05.123456+02', '\xdeadbeef', '{"a": [1, 2]}', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', NULL, '', '1 year 2 mons 3 days 04:05:06.5', '10:11:12.5+05:30', '2024-02-29', '23:59:59.999999', '2024-02-29 10:00:00.25', 1.5, '{1,2,NULL}', '{"a b","c\"d",NULL,"NULL",x}', 'happy', '{ok,NULL,sad}', B'1000000011', B'101', '1234.56', '-0.5', '{{1,2},{3,4}}', '{2024-02-29}'`
+		pg.Exec(t, "typedb", `CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+			CREATE TABLE public.t (id int PRIMARY KEY, d numeric(20,5), ts timestamptz, b bytea, j jsonb, u uuid, s1 text, s2 text NOT NULL, iv interval, tz timetz, dt date, tm time, tsn timestamp(3), f float8,
+				ai int[], at text[], am public.mood, amm public.mood[], bt bit(10), vb varbit, mo money, mo2 money, a2 int[][], ad date[]);
 			INSERT INTO public.t VALUES (1, `+row+`);`)
 		src := open(t, pg, "typedb", "public.t")
 		snap, _, _ := readTx(t, src)
@@ -239,6 +241,32 @@ func TestStream(t *testing.T) {
 			check(11, connect.KindTime, a[11].Int == 24*3600*1e6-1)
 			check(12, connect.KindTimestamp, a[12].Int == time.Date(2024, 2, 29, 10, 0, 0, 250e6, time.UTC).UnixMicro() && a[12].Prec == 3)
 			check(13, connect.KindFloat64, a[13].Float == 1.5)
+			list := func(v connect.Value) string {
+				var parts []string
+				for _, e := range v.List {
+					switch {
+					case e.Null:
+						parts = append(parts, "null:"+e.Kind.String())
+					case e.Kind == connect.KindArray:
+						parts = append(parts, fmt.Sprint(len(e.List), e.List[0].Int, e.List[1].Int))
+					case e.Kind == connect.KindInt32 || e.Kind == connect.KindDate:
+						parts = append(parts, e.Kind.String()+":"+fmt.Sprint(e.Int))
+					default:
+						parts = append(parts, e.Kind.String()+":"+e.Str)
+					}
+				}
+				return strings.Join(parts, "|")
+			}
+			check(14, connect.KindArray, cols[14].Elem == connect.KindInt32 && list(a[14]) == "int32:1|int32:2|null:int32")
+			check(15, connect.KindArray, cols[15].Elem == connect.KindString && list(a[15]) == `string:a b|string:c"d|null:string|string:NULL|string:x`)
+			check(16, connect.KindEnum, a[16].Str == "happy" && fmt.Sprint(cols[16].Enum) == "[sad ok happy]")
+			check(17, connect.KindArray, cols[17].Elem == connect.KindEnum && list(a[17]) == "enum:ok|null:enum|enum:sad" && fmt.Sprint(cols[17].Enum) == "[sad ok happy]")
+			check(18, connect.KindBits, a[18].Int == 10 && string(a[18].Bytes) == "\x02\x03" && cols[18].Length == 10)
+			check(19, connect.KindBits, a[19].Int == 3 && string(a[19].Bytes) == "\x05")
+			check(20, connect.KindDecimal, a[20].Str == "1234.56")
+			check(21, connect.KindDecimal, a[21].Str == "-0.50")
+			check(22, connect.KindArray, list(a[22]) == "2 1 2|2 3 4")
+			check(23, connect.KindArray, list(a[23]) == "date:"+fmt.Sprint(time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC).Unix()/86400))
 			if cols[1].Type != "numeric(20,5)" {
 				t.Errorf("%c: numeric column type %q", ev.Op, cols[1].Type)
 			}
@@ -372,5 +400,111 @@ func TestKeepalive(t *testing.T) {
 	pg.Exec(t, "ka", "INSERT INTO public.items VALUES (1)")
 	if evs, _, _ := readTx(t, src); len(evs) != 1 || evs[0].After[0].Int != 1 {
 		t.Fatalf("after idling: %d events", len(evs))
+	}
+}
+
+// openBlock opens a source of block at pos; the connector is "acceptance".
+func openBlock(t *testing.T, block string, pos connect.Position) (connect.Source, error) {
+	t.Helper()
+	k := postgres.New()
+	src, err := k.NewSource(connecttest.Connector(t, k, block), connecttest.Env(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := src.Open(ctx, pos); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { src.Close() })
+	return src, nil
+}
+
+// TestHeartbeat checks that heartbeats move the slot's confirmed position
+// past writes to tables that are not captured.
+func TestHeartbeat(t *testing.T) {
+	pg := testdb.StartPostgres(t)
+	pg.CreateDatabase(t, "hb")
+	pg.Exec(t, "hb", "CREATE TABLE public.a (id int PRIMARY KEY); CREATE TABLE public.b (id int PRIMARY KEY)")
+	src, err := openBlock(t, fmt.Sprintf("dsn: %s\ntables: [public.a]\nslot: slot_hb\nheartbeat_interval: 200ms\n", pg.DSN("hb")), nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if evs, pos, _ := readTx(t, src); len(evs) != 0 {
+		t.Fatalf("snapshot of an empty table: %d events", len(evs))
+	} else if err := src.Ack(t.Context(), pos); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		pg.Exec(t, "hb", fmt.Sprintf("INSERT INTO public.b VALUES (%d)", i))
+		time.Sleep(50 * time.Millisecond)
+	}
+	walLSN := pg.Query(t, "hb", "SELECT pg_current_wal_lsn()")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for {
+		b, err := src.Read(ctx)
+		if err != nil {
+			t.Fatalf("Read: %v (confirmed_flush_lsn never passed %s)", err, walLSN)
+		}
+		if len(b.Events) != 0 {
+			t.Fatalf("Read returned %d events of an uncaptured table", len(b.Events))
+		}
+		if b.Position == nil {
+			continue
+		}
+		if _, err := postgres.ParsePosition(b.Position); err != nil {
+			t.Fatalf("heartbeat position: %v", err)
+		}
+		if err := src.Ack(ctx, b.Position); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if pg.Query(t, "hb", fmt.Sprintf("SELECT confirmed_flush_lsn >= '%s' FROM pg_replication_slots WHERE slot_name = 'slot_hb'", walLSN)) == "t" {
+			return
+		}
+	}
+}
+
+// TestSlotGone checks what Open does at a stored position whose slot is
+// gone: resync-needed with initial and never, a new snapshot with
+// when_needed.
+func TestSlotGone(t *testing.T) {
+	pg := testdb.StartPostgres(t)
+	pg.CreateDatabase(t, "gone")
+	pg.Exec(t, "gone", "CREATE TABLE public.items (id int PRIMARY KEY); INSERT INTO public.items VALUES (1), (2)")
+	block := fmt.Sprintf("dsn: %s\ntables: [public.items]\nslot: slot_gone\n", pg.DSN("gone"))
+	src, err := openBlock(t, block, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	_, pos, _ := readTx(t, src)
+	src.Close()
+	pg.Exec(t, "gone", "SELECT pg_drop_replication_slot('slot_gone'); INSERT INTO public.items VALUES (3)")
+
+	for _, mode := range []string{"initial", "never"} {
+		_, err := openBlock(t, block+"snapshot: "+mode+"\n", pos)
+		if err == nil {
+			t.Fatalf("%s: Open succeeded without the slot", mode)
+		}
+		if connect.Class(err) != "resync-needed" || !strings.Contains(err.Error(), `run "sluice connectors reset acceptance" to take a new snapshot`) {
+			t.Errorf("%s: Open: %v (class %s)", mode, err, connect.Class(err))
+		}
+	}
+
+	src, err = openBlock(t, block+"snapshot: when_needed\n", pos)
+	if err != nil {
+		t.Fatalf("when_needed: Open: %v", err)
+	}
+	snap, pos2, _ := readTx(t, src)
+	if len(snap) != 3 || snap[0].Op != connect.OpRead || snap[2].Source.Snapshot != "last" {
+		t.Fatalf("when_needed: new snapshot of %d events %+v", len(snap), snap)
+	}
+	if err := src.Ack(t.Context(), pos2); err != nil {
+		t.Fatal(err)
+	}
+	pg.Exec(t, "gone", "INSERT INTO public.items VALUES (4)")
+	if evs, _, _ := readTx(t, src); len(evs) != 1 || evs[0].Op != connect.OpCreate || evs[0].After[0].Int != 4 {
+		t.Fatalf("when_needed: after the snapshot: %d events %+v", len(evs), evs)
 	}
 }

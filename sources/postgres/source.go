@@ -168,6 +168,7 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	pcfg.RuntimeParams["datestyle"] = "ISO, YMD"
 	pcfg.RuntimeParams["intervalstyle"] = "iso_8601"
 	pcfg.RuntimeParams["extra_float_digits"] = "1"
+	pcfg.RuntimeParams["lc_monetary"] = "C" // money as "$1,234.56"
 	if pcfg.ConnectTimeout == 0 {
 		pcfg.ConnectTimeout = 10 * time.Second
 	}
@@ -227,14 +228,20 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	switch {
 	case s.onlySnap && pos != nil:
 		s.snapDone = true // the snapshot is done; nothing streams
-	case pos != nil && !slotExists:
-		return connect.ResyncNeeded(fmt.Errorf("%s %q: replication slot %s does not exist, so the changes after %s are lost; a new snapshot is needed", KindName, s.name, s.cfg.Slot, resume))
-	case pos != nil:
+	case pos != nil && !slotExists && s.cfg.Snapshot != SnapshotWhenNeeded:
+		return connect.ResyncNeeded(fmt.Errorf("%s %q: replication slot %s does not exist, so the changes after %s are lost: run \"sluice connectors reset %s\" to take a new snapshot", KindName, s.name, s.cfg.Slot, resume, s.name))
+	case pos != nil && slotExists:
 		s.startLSN = resume
 		s.snapDone = true
 	case !needSnapshot && slotExists:
 		s.snapDone = true // stream from the slot's confirmed position
 	default:
+		if pos != nil {
+			// when_needed and the slot is gone: a new slot and snapshot.
+			s.log.Warn("the replication slot is gone: taking a new snapshot", "slot", s.cfg.Slot, "position", string(pos))
+			needSnapshot = true
+			s.acked.Store(0)
+		}
 		if slotExists {
 			// A fresh start: a previous run left the slot without a
 			// stored position. Start over with a new slot and snapshot.
@@ -349,47 +356,71 @@ func (s *Source) beginSnapshot(ctx context.Context, name string) error {
 	return nil
 }
 
+// catColumn is a column as the catalog describes it, with its type OID.
+type catColumn struct {
+	col  connect.Column
+	oid  uint32
+	info typeInfo
+}
+
 // tableFromCatalog describes a table from the catalog, as the current
 // transaction sees it.
 func (s *Source) tableFromCatalog(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, ref TableRef) (*connect.Table, error) {
+	t, _, err := s.catalogTable(ctx, q, ref)
+	return t, err
+}
+
+// catalogTable describes a table from the catalog and returns its columns'
+// type facts too.
+func (s *Source) catalogTable(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, ref TableRef) (*connect.Table, []catColumn, error) {
 	rows, err := q.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-			COALESCE((SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), 0)
+			COALESCE((SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), 0),
+			t.typtype::text, CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE 0 END, COALESCE(et.typtype::text, ''), COALESCE(et.typdelim::text, ','),
+			ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = CASE WHEN t.typtype = 'e' THEN t.oid ELSE et.oid END ORDER BY e.enumsortorder)
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type et ON t.typcategory = 'A' AND et.oid = t.typelem
 		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`, ref.Schema, ref.Table)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	t := &connect.Table{Database: s.db, Schema: ref.Schema, Name: ref.Table}
+	var cat []catColumn
 	keyPos := map[int]int{}
 	for rows.Next() {
 		var (
-			name, typ string
-			oid       uint32
-			typmod    int32
-			notNull   bool
-			key       int32
+			name, typ, typtype, elemType, elemDelim string
+			oid, elem                               uint32
+			typmod                                  int32
+			notNull                                 bool
+			key                                     int32
+			labels                                  []string
 		)
-		if err := rows.Scan(&name, &oid, &typmod, &typ, &notNull, &key); err != nil {
-			return nil, err
+		if err := rows.Scan(&name, &oid, &typmod, &typ, &notNull, &key, &typtype, &elem, &elemType, &elemDelim, &labels); err != nil {
+			return nil, nil, err
 		}
 		if key > 0 {
 			keyPos[int(key)] = len(t.Columns)
 		}
-		t.Columns = append(t.Columns, column(name, oid, typmod, typ, notNull))
+		info := typeInfo{enum: typtype == "e", elem: elem, elemEnum: elemType == "e", elemDelim: elemDelim, labels: labels}
+		col := column(name, oid, typmod, typ, notNull, info)
+		t.Columns = append(t.Columns, col)
+		cat = append(cat, catColumn{col: col, oid: oid, info: info})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for k := 1; k <= len(keyPos); k++ {
 		if i, ok := keyPos[k]; ok {
 			t.Key = append(t.Key, i)
 		}
 	}
-	return t, nil
+	return t, cat, nil
 }
 
 // Read returns the next batch: snapshot rows first, then one batch per
@@ -522,12 +553,13 @@ func (s *Source) startStreaming(ctx context.Context) error {
 	err := pglogrepl.StartReplication(ctx, s.repl, s.cfg.Slot, s.startLSN, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,
 		PluginArgs: []string{"proto_version '1'",
-			"publication_names '" + strings.ReplaceAll(s.cfg.Publication, "'", "''") + "'"},
+			"publication_names '" + strings.ReplaceAll(s.cfg.Publication, "'", "''") + "'",
+			"messages 'true'"},
 	})
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42704" {
-			return connect.ResyncNeeded(fmt.Errorf("%s %q: start replication: %w", KindName, s.name, err))
+			return connect.ResyncNeeded(fmt.Errorf("%s %q: start replication: %w: run \"sluice connectors reset %s\" to take a new snapshot", KindName, s.name, err, s.name))
 		}
 		return s.retriable("start replication at %s: %w", s.startLSN, err)
 	}
@@ -571,6 +603,7 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 			if err := s.sendStatus(ctx, false); err != nil {
 				return connect.SourceBatch{}, s.retriable("standby status update: %w", err)
 			}
+			s.emitHeartbeat(ctx)
 			s.nextHeartbeat = time.Now().Add(s.cfg.HeartbeatInterval)
 		}
 		rctx, cancel := context.WithDeadline(ctx, s.nextHeartbeat)
@@ -620,6 +653,20 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 	}
 }
 
+// heartbeatPrefix is the prefix of the logical decoding messages the
+// source writes as heartbeats.
+const heartbeatPrefix = "sluice_heartbeat"
+
+// emitHeartbeat writes a non-transactional logical decoding message into
+// the WAL. Decoded, it comes back as a batch without events whose position
+// lets the slot advance when the captured tables are idle and others are
+// not. A failure is logged: the heartbeat is an optimisation.
+func (s *Source) emitHeartbeat(ctx context.Context) {
+	if _, err := s.meta.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')"); err != nil && ctx.Err() == nil {
+		s.log.Warn("heartbeat: pg_logical_emit_message failed", "err", err)
+	}
+}
+
 // decode handles one pgoutput message; done says a batch is ready.
 func (s *Source) decode(ctx context.Context, data []byte) (connect.SourceBatch, bool, error) {
 	m, err := pglogrepl.Parse(data)
@@ -640,6 +687,13 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 		if old, ok := s.relations[m.RelationID]; !ok || !reflect.DeepEqual(old, t) {
 			s.relations[m.RelationID] = t // a new schema version
 		}
+	case *pglogrepl.LogicalDecodingMessage:
+		if m.Transactional || m.Prefix != heartbeatPrefix || s.tx != nil || m.LSN == 0 {
+			return connect.SourceBatch{}, false, nil // someone else's message
+		}
+		// Outside a transaction every earlier commit has been sent, so
+		// the message's LSN is a transaction boundary.
+		return connect.SourceBatch{Position: Position(m.LSN)}, true, nil
 	case *pglogrepl.BeginMessage:
 		s.tx = &txState{xid: strconv.FormatUint(uint64(m.Xid), 10), tsMs: m.CommitTime.UnixMilli(), lsn: m.FinalLSN, perTable: map[string]int64{}}
 	case *pglogrepl.InsertMessage:
@@ -679,24 +733,27 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 // and nullability from the catalog when it still has the table.
 func (s *Source) relationTable(ctx context.Context, m *pglogrepl.RelationMessage) (*connect.Table, error) {
 	ref := TableRef{Schema: m.Namespace, Table: m.RelationName}
-	cat, err := s.tableFromCatalog(ctx, s.meta, ref)
+	_, cat, err := s.catalogTable(ctx, s.meta, ref)
 	if err != nil {
 		return nil, s.retriable("describe %s: %w", ref, err)
 	}
-	byName := map[string]*connect.Column{}
-	for i := range cat.Columns {
-		byName[cat.Columns[i].Name] = &cat.Columns[i]
+	byName := map[string]*catColumn{}
+	for i := range cat {
+		byName[cat[i].col.Name] = &cat[i]
 	}
 	t := &connect.Table{Database: s.db, Schema: m.Namespace, Name: m.RelationName}
 	for i, c := range m.Columns {
-		typ, notNull := "", false
+		typ, notNull, info := "", false, typeInfo{}
 		if cc, ok := byName[c.Name]; ok {
-			typ, notNull = cc.Type, !cc.Optional
+			typ, notNull = cc.col.Type, !cc.col.Optional
+			if cc.oid == c.DataType {
+				info = cc.info
+			}
 		}
 		if typ == "" {
 			typ = "oid:" + strconv.FormatUint(uint64(c.DataType), 10)
 		}
-		t.Columns = append(t.Columns, column(c.Name, c.DataType, c.TypeModifier, typ, notNull))
+		t.Columns = append(t.Columns, column(c.Name, c.DataType, c.TypeModifier, typ, notNull, info))
 		if c.Flags&1 != 0 {
 			t.Key = append(t.Key, i)
 		}

@@ -20,6 +20,9 @@ const (
 	oidInt4        = 23
 	oidText        = 25
 	oidJSON        = 114
+	oidMoney       = 790
+	oidBit         = 1560
+	oidVarbit      = 1562
 	oidFloat4      = 700
 	oidFloat8      = 701
 	oidBpchar      = 1042
@@ -71,13 +74,37 @@ func kindOf(oid uint32) connect.Kind {
 		return connect.KindUUID
 	case oidJSON, oidJSONB:
 		return connect.KindJSON
+	case oidMoney:
+		return connect.KindDecimal
+	case oidBit, oidVarbit:
+		return connect.KindBits
 	}
 	return connect.KindString
 }
 
+// typeInfo holds the catalog facts of a column's type that its OID does
+// not tell: whether it is a user enum, and an array's element type.
+type typeInfo struct {
+	enum      bool     // the type is an enum
+	elem      uint32   // an array's element type; 0 for other types
+	elemEnum  bool     // the element type is an enum
+	elemDelim string   // the element type's array delimiter
+	labels    []string // the enum's (or element enum's) labels
+}
+
 // column builds a column description from its catalog facts.
-func column(name string, oid uint32, typmod int32, typeName string, notNull bool) connect.Column {
+func column(name string, oid uint32, typmod int32, typeName string, notNull bool, info typeInfo) connect.Column {
 	col := connect.Column{Name: name, Type: typeName, Kind: kindOf(oid), Optional: !notNull}
+	switch {
+	case info.enum:
+		col.Kind, col.Enum = connect.KindEnum, info.labels
+	case info.elem != 0 && info.elemDelim == ",":
+		col.Kind, col.Elem = connect.KindArray, kindOf(info.elem)
+		if info.elemEnum {
+			col.Elem, col.Enum = connect.KindEnum, info.labels
+		}
+		oid = info.elem // the type modifier is the element's
+	}
 	switch oid {
 	case oidNumeric:
 		if typmod >= 4 {
@@ -87,6 +114,10 @@ func column(name string, oid uint32, typmod int32, typeName string, notNull bool
 	case oidVarchar, oidBpchar:
 		if typmod >= 4 {
 			col.Length = int(typmod - 4)
+		}
+	case oidBit, oidVarbit:
+		if typmod > 0 {
+			col.Length = int(typmod)
 		}
 	case oidTime, oidTimeTZ, oidTimestamp, oidTimestampTZ:
 		col.Prec = 6
@@ -170,6 +201,27 @@ func value(col *connect.Column, text []byte) (connect.Value, error) {
 		v.Int = t.UnixMicro()
 	case connect.KindUUID:
 		v.Str = strings.ToLower(s)
+	case connect.KindBits:
+		v.Int = int64(len(s))
+		v.Bytes = make([]byte, (len(s)+7)/8)
+		for i := 0; i < len(s) && err == nil; i++ {
+			p := len(s) - 1 - i // the bit's place from the right
+			switch s[i] {
+			case '1':
+				v.Bytes[len(v.Bytes)-1-p/8] |= 1 << (p % 8)
+			case '0':
+			default:
+				err = fmt.Errorf("not a bit string")
+			}
+		}
+	case connect.KindArray:
+		elem := connect.Column{Name: col.Name, Type: col.Type, Kind: col.Elem, Prec: col.Prec, Enum: col.Enum}
+		v, err = parseArray(&elem, s)
+	case connect.KindDecimal:
+		v.Str = s
+		if strings.ContainsAny(s, "$,(") { // money; numeric never has these
+			v.Str, err = moneyDecimal(s)
+		}
 	default: // decimal, string, json: the text as it is
 		v.Str = s
 	}
@@ -205,4 +257,117 @@ func timeOfDay(s string) (int64, error) {
 		return 0, err
 	}
 	return int64(t.Hour())*3600e6 + int64(t.Minute())*60e6 + int64(t.Second())*1e6 + int64(t.Nanosecond()/1000), nil
+}
+
+// moneyDecimal turns money's text form, with lc_monetary C ("$1,234.56",
+// "-$1,234.56"), into a decimal ("1234.56").
+func moneyDecimal(s string) (string, error) {
+	var b strings.Builder
+	neg := false
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9', r == '.':
+			b.WriteRune(r)
+		case r == '-', r == '(':
+			neg = true
+		case r == '$', r == ',', r == ')', r == ' ':
+		default:
+			return "", fmt.Errorf("not money as lc_monetary C prints it")
+		}
+	}
+	out := b.String()
+	if out == "" || strings.Count(out, ".") > 1 {
+		return "", fmt.Errorf("not money as lc_monetary C prints it")
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out, nil
+}
+
+// parseArray parses an array's text form ("{1,2,NULL}", "{\"a b\",c}",
+// nested for more dimensions, maybe after "[lower:upper]=" bounds) into a
+// KindArray value whose elements are values of elem.
+func parseArray(elem *connect.Column, s string) (connect.Value, error) {
+	if strings.HasPrefix(s, "[") {
+		i := strings.Index(s, "=")
+		if i < 0 {
+			return connect.Value{}, fmt.Errorf("bad array bounds")
+		}
+		s = s[i+1:]
+	}
+	v, rest, err := parseArrayAt(elem, s)
+	if err == nil && strings.TrimSpace(rest) != "" {
+		err = fmt.Errorf("text after the array")
+	}
+	return v, err
+}
+
+func parseArrayAt(elem *connect.Column, s string) (connect.Value, string, error) {
+	out := connect.Value{Kind: connect.KindArray, List: []connect.Value{}}
+	s = strings.TrimLeft(s, " ")
+	if !strings.HasPrefix(s, "{") {
+		return out, s, fmt.Errorf("array does not start with '{'")
+	}
+	s = strings.TrimLeft(s[1:], " ")
+	if strings.HasPrefix(s, "}") {
+		return out, s[1:], nil
+	}
+	for {
+		s = strings.TrimLeft(s, " ")
+		var ev connect.Value
+		switch {
+		case strings.HasPrefix(s, "{"):
+			var err error
+			if ev, s, err = parseArrayAt(elem, s); err != nil {
+				return out, s, err
+			}
+		default:
+			var b strings.Builder
+			quoted := strings.HasPrefix(s, "\"")
+			i := 0
+			if quoted {
+				i = 1
+			}
+			for ; i < len(s); i++ {
+				c := s[i]
+				if c == '\\' && i+1 < len(s) {
+					i++
+					b.WriteByte(s[i])
+					continue
+				}
+				if quoted && c == '"' {
+					i++
+					break
+				}
+				if !quoted && (c == ',' || c == '}') {
+					break
+				}
+				b.WriteByte(c)
+			}
+			s = s[i:]
+			text := b.String()
+			if !quoted {
+				text = strings.TrimRight(text, " ")
+			}
+			if !quoted && strings.EqualFold(text, "NULL") {
+				ev = connect.Null(elem.Kind)
+			} else {
+				var err error
+				if ev, err = value(elem, []byte(text)); err != nil {
+					return out, s, err
+				}
+			}
+		}
+		out.List = append(out.List, ev)
+		s = strings.TrimLeft(s, " ")
+		switch {
+		case strings.HasPrefix(s, ","):
+			s = s[1:]
+		case strings.HasPrefix(s, "}"):
+			return out, s[1:], nil
+		default:
+			return out, s, fmt.Errorf("array element not followed by ',' or '}'")
+		}
+	}
 }
