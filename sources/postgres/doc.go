@@ -79,4 +79,15 @@
 //     delimiter is not ',' (box[]) arrive as strings holding the text form.
 //   - The heartbeat position is the message's start LSN, not its end, so
 //     after a restart the last heartbeat may come once more.
+//   - The snapshot is not read in key-ordered chunks, nor resumed: an
+//     interrupted snapshot starts again with a new slot.
+//
+// # Files
+//
+//	config.go    the config block and its checks
+//	source.go    Kind, Source, Open (preflight, slot, publication), Ack, Close
+//	catalog.go   tables from patterns, the publication, column types
+//	snapshot.go  the initial snapshot through the slot's exported snapshot
+//	stream.go    replication, pgoutput decoding, heartbeats, status updates
+//	values.go    text-format values to connect.Value
 package postgres

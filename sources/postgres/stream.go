@@ -1,0 +1,316 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/sluice-cdc/sluice/connect"
+)
+
+// startStreaming sends START_REPLICATION.
+func (s *Source) startStreaming(ctx context.Context) error {
+	err := pglogrepl.StartReplication(ctx, s.repl, s.cfg.Slot, s.startLSN, pglogrepl.StartReplicationOptions{
+		Mode: pglogrepl.LogicalReplication,
+		PluginArgs: []string{"proto_version '1'",
+			"publication_names '" + strings.ReplaceAll(s.cfg.Publication, "'", "''") + "'",
+			"messages 'true'"},
+	})
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42704" {
+			return connect.ResyncNeeded(fmt.Errorf("%s %q: start replication: %w: run \"sluice connectors reset %s\" to take a new snapshot", KindName, s.name, err, s.name))
+		}
+		return s.retriable("start replication at %s: %w", s.startLSN, err)
+	}
+	s.streaming.Store(true)
+	s.nextHeartbeat = time.Now().Add(s.cfg.HeartbeatInterval)
+	if s.acked.Load() != 0 {
+		// Confirm what was acknowledged before streaming started.
+		if err := s.sendStatus(ctx, false); err != nil {
+			return s.retriable("standby status update: %w", err)
+		}
+	}
+	return nil
+}
+
+// sendStatus confirms the last durable LSN to the server.
+func (s *Source) sendStatus(ctx context.Context, reply bool) error {
+	lsn := pglogrepl.LSN(s.acked.Load())
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if s.repl == nil {
+		return errors.New("closed")
+	}
+	return pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: lsn, WALFlushPosition: lsn, WALApplyPosition: lsn, ReplyRequested: reply,
+	})
+}
+
+// readStream decodes the stream until a transaction ends or maxBatch
+// events are pending.
+func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
+	if m := s.pendingCommit; m != nil {
+		s.pendingCommit = nil
+		b, _, err := s.decodeMessage(ctx, m)
+		return b, err
+	}
+	if b, full := s.fullBatch(); full {
+		return b, nil
+	}
+	for {
+		if time.Now().After(s.nextHeartbeat) {
+			if err := s.sendStatus(ctx, false); err != nil {
+				return connect.SourceBatch{}, s.retriable("standby status update: %w", err)
+			}
+			s.emitHeartbeat(ctx)
+			s.nextHeartbeat = time.Now().Add(s.cfg.HeartbeatInterval)
+		}
+		rctx, cancel := context.WithDeadline(ctx, s.nextHeartbeat)
+		msg, err := s.repl.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return connect.SourceBatch{}, ctx.Err()
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return connect.SourceBatch{}, s.retriable("receive: %w", err)
+		}
+		switch msg := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			return connect.SourceBatch{}, s.retriable("replication: %w", pgconn.ErrorResponseToPgError(msg))
+		case *pgproto3.CopyData:
+			if len(msg.Data) == 0 {
+				continue
+			}
+			switch msg.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
+				if err != nil {
+					return connect.SourceBatch{}, s.fatal("keepalive: %w", err)
+				}
+				if ka.ReplyRequested {
+					if err := s.sendStatus(ctx, false); err != nil {
+						return connect.SourceBatch{}, s.retriable("standby status update: %w", err)
+					}
+					s.nextHeartbeat = time.Now().Add(s.cfg.HeartbeatInterval)
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
+				if err != nil {
+					return connect.SourceBatch{}, s.fatal("xlog data: %w", err)
+				}
+				b, done, err := s.decode(ctx, xld.WALData)
+				if err != nil || done {
+					return b, err
+				}
+			}
+		default:
+			// Notices and the like: nothing to do.
+		}
+	}
+}
+
+// heartbeatPrefix is the prefix of the logical decoding messages the
+// source writes as heartbeats.
+const heartbeatPrefix = "sluice_heartbeat"
+
+// emitHeartbeat writes a non-transactional logical decoding message into
+// the WAL. Decoded, it comes back as a batch without events whose position
+// lets the slot advance when the captured tables are idle and others are
+// not. A failure is logged: the heartbeat is an optimisation.
+func (s *Source) emitHeartbeat(ctx context.Context) {
+	if _, err := s.meta.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')"); err != nil && ctx.Err() == nil {
+		s.log.Warn("heartbeat: pg_logical_emit_message failed", "err", err)
+	}
+}
+
+// decode handles one pgoutput message; done says a batch is ready.
+func (s *Source) decode(ctx context.Context, data []byte) (connect.SourceBatch, bool, error) {
+	m, err := pglogrepl.Parse(data)
+	if err != nil {
+		return connect.SourceBatch{}, false, s.fatal("decode pgoutput: %w", err)
+	}
+	return s.decodeMessage(ctx, m)
+}
+
+// decodeMessage handles one decoded pgoutput message.
+func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b connect.SourceBatch, done bool, err error) {
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessage:
+		t, err := s.relationTable(ctx, m)
+		if err != nil {
+			return connect.SourceBatch{}, false, err
+		}
+		if old, ok := s.relations[m.RelationID]; !ok || !reflect.DeepEqual(old, t) {
+			s.relations[m.RelationID] = t // a new schema version
+		}
+	case *pglogrepl.LogicalDecodingMessage:
+		if m.Transactional || m.Prefix != heartbeatPrefix || s.tx != nil || m.LSN == 0 {
+			return connect.SourceBatch{}, false, nil // someone else's message
+		}
+		// Outside a transaction every earlier commit has been sent, so
+		// the message's LSN is a transaction boundary.
+		return connect.SourceBatch{Position: Position(m.LSN)}, true, nil
+	case *pglogrepl.BeginMessage:
+		s.tx = &txState{xid: strconv.FormatUint(uint64(m.Xid), 10), tsMs: m.CommitTime.UnixMilli(), lsn: m.FinalLSN, perTable: map[string]int64{}}
+	case *pglogrepl.InsertMessage:
+		err = s.change(connect.OpCreate, m.RelationID, nil, m.Tuple)
+	case *pglogrepl.UpdateMessage:
+		err = s.change(connect.OpUpdate, m.RelationID, m.OldTuple, m.NewTuple)
+	case *pglogrepl.DeleteMessage:
+		err = s.change(connect.OpDelete, m.RelationID, m.OldTuple, nil)
+	case *pglogrepl.TruncateMessage:
+		for _, id := range m.RelationIDs {
+			if err = s.change(connect.OpTruncate, id, nil, nil); err != nil {
+				break
+			}
+		}
+	case *pglogrepl.CommitMessage:
+		if s.tx == nil {
+			return connect.SourceBatch{}, false, s.fatal("commit at %s without begin", m.CommitLSN)
+		}
+		if b, full := s.fullBatch(); full {
+			// More than maxBatch events pending (a truncate of many
+			// tables): the commit comes again from the next Read.
+			s.pendingCommit = m
+			return b, true, nil
+		}
+		b := connect.SourceBatch{Events: s.tx.events, Position: Position(m.TransactionEndLSN)}
+		s.tx = nil
+		return b, true, nil
+	}
+	if err != nil {
+		return connect.SourceBatch{}, false, err
+	}
+	b, full := s.fullBatch()
+	return b, full, nil
+}
+
+// relationTable builds the table of a relation message, with type names
+// and nullability from the catalog when it still has the table.
+func (s *Source) relationTable(ctx context.Context, m *pglogrepl.RelationMessage) (*connect.Table, error) {
+	ref := TableRef{Schema: m.Namespace, Table: m.RelationName}
+	_, cat, err := s.catalogTable(ctx, s.meta, ref)
+	if err != nil {
+		return nil, s.retriable("describe %s: %w", ref, err)
+	}
+	byName := map[string]*catColumn{}
+	for i := range cat {
+		byName[cat[i].col.Name] = &cat[i]
+	}
+	t := &connect.Table{Database: s.db, Schema: m.Namespace, Name: m.RelationName}
+	for i, c := range m.Columns {
+		typ, notNull, info := "", false, typeInfo{}
+		if cc, ok := byName[c.Name]; ok {
+			typ, notNull = cc.col.Type, !cc.col.Optional
+			if cc.oid == c.DataType {
+				info = cc.info
+			}
+		}
+		if typ == "" {
+			typ = "oid:" + strconv.FormatUint(uint64(c.DataType), 10)
+		}
+		t.Columns = append(t.Columns, column(c.Name, c.DataType, c.TypeModifier, typ, notNull, info))
+		if c.Flags&1 != 0 {
+			t.Key = append(t.Key, i)
+		}
+	}
+	return t, nil
+}
+
+// change adds one row change to the current transaction.
+func (s *Source) change(op connect.Op, rel uint32, old, new *pglogrepl.TupleData) error {
+	if s.tx == nil {
+		return s.fatal("row change outside a transaction")
+	}
+	t, ok := s.relations[rel]
+	if !ok {
+		return s.fatal("row change of unknown relation %d", rel)
+	}
+	ev := connect.ChangeEvent{Op: op, Table: t, Topic: s.topic(t), TsMs: time.Now().UnixMilli()}
+	var err error
+	if old != nil {
+		if ev.Before, err = s.tuple(t, old, nil); err != nil {
+			return err
+		}
+	}
+	if new != nil {
+		if ev.After, err = s.tuple(t, new, ev.Before); err != nil {
+			return err
+		}
+	}
+	s.tx.total++
+	name := t.Schema + "." + t.Name
+	s.tx.perTable[name]++
+	ev.Transaction = &connect.Transaction{ID: s.tx.xid, TotalOrder: s.tx.total, DataCollectionOrder: s.tx.perTable[name]}
+	ev.Source = s.sourceInfo(t, s.tx.tsMs, "false", s.tx.xid, s.tx.lsn)
+	s.tx.events = append(s.tx.events, ev)
+	return nil
+}
+
+// fullBatch returns maxBatch events of the current transaction when it has
+// that many pending.
+func (s *Source) fullBatch() (connect.SourceBatch, bool) {
+	if s.tx == nil || len(s.tx.events) < maxBatch {
+		return connect.SourceBatch{}, false
+	}
+	b := connect.SourceBatch{Events: s.tx.events[:maxBatch:maxBatch]}
+	s.tx.events = append([]connect.ChangeEvent(nil), s.tx.events[maxBatch:]...)
+	return b, true
+}
+
+// tuple converts a row image. An unchanged TOASTed value takes the value of
+// before when it has one, and is null otherwise (not yet filled in).
+func (s *Source) tuple(t *connect.Table, td *pglogrepl.TupleData, before []connect.Value) ([]connect.Value, error) {
+	if len(td.Columns) != len(t.Columns) {
+		return nil, s.fatal("%s.%s: row has %d columns, relation %d", t.Schema, t.Name, len(td.Columns), len(t.Columns))
+	}
+	out := make([]connect.Value, len(t.Columns))
+	for i, c := range td.Columns {
+		col := &t.Columns[i]
+		switch c.DataType {
+		case pglogrepl.TupleDataTypeText:
+			v, err := value(col, c.Data)
+			if err != nil {
+				return nil, s.fatal("%s.%s: %w", t.Schema, t.Name, err)
+			}
+			out[i] = v
+		case pglogrepl.TupleDataTypeToast:
+			if before != nil && !before[i].Null {
+				out[i] = before[i]
+			} else {
+				out[i] = connect.Null(col.Kind)
+			}
+		case pglogrepl.TupleDataTypeNull:
+			out[i] = connect.Null(col.Kind)
+		default:
+			return nil, s.fatal("%s.%s: column %q: unexpected tuple data type %q", t.Schema, t.Name, col.Name, c.DataType)
+		}
+	}
+	return out, nil
+}
+
+func (s *Source) topic(t *connect.Table) string {
+	return s.cfg.TopicPrefix + "." + t.Schema + "." + t.Name
+}
+
+func (s *Source) sourceInfo(t *connect.Table, tsMs int64, snapshot, xid string, lsn pglogrepl.LSN) connect.SourceInfo {
+	si := connect.SourceInfo{
+		Connector: "postgresql", Name: s.cfg.TopicPrefix, TsMs: tsMs, Snapshot: snapshot,
+		Database: s.db, Schema: t.Schema, Table: t.Name, TxID: xid,
+	}
+	if lsn != 0 {
+		si.Extra = []connect.Field{{Name: "lsn", Value: connect.Int64(int64(lsn)), Optional: true}}
+	}
+	return si
+}
