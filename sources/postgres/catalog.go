@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice/connect"
 )
@@ -136,4 +138,36 @@ func (s *Source) catalogTable(ctx context.Context, q interface {
 		}
 	}
 	return t, cat, nil
+}
+
+// relationTable builds the table of a relation message, with type names
+// and nullability from the catalog when it still has the table.
+func (s *Source) relationTable(ctx context.Context, m *pglogrepl.RelationMessage) (*connect.Table, error) {
+	ref := TableRef{Schema: m.Namespace, Table: m.RelationName}
+	_, cat, err := s.catalogTable(ctx, s.meta, ref)
+	if err != nil {
+		return nil, s.retriable("describe %s: %w", ref, err)
+	}
+	byName := map[string]*catColumn{}
+	for i := range cat {
+		byName[cat[i].col.Name] = &cat[i]
+	}
+	t := &connect.Table{Database: s.db, Schema: m.Namespace, Name: m.RelationName}
+	for i, c := range m.Columns {
+		typ, notNull, info := "", false, typeInfo{}
+		if cc, ok := byName[c.Name]; ok {
+			typ, notNull = cc.col.Type, !cc.col.Optional
+			if cc.oid == c.DataType {
+				info = cc.info
+			}
+		}
+		if typ == "" {
+			typ = "oid:" + strconv.FormatUint(uint64(c.DataType), 10)
+		}
+		t.Columns = append(t.Columns, column(c.Name, c.DataType, c.TypeModifier, typ, notNull, info))
+		if c.Flags&1 != 0 {
+			t.Key = append(t.Key, i)
+		}
+	}
+	return t, nil
 }
