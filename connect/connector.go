@@ -72,6 +72,21 @@ type Sink interface {
 	Close() error
 }
 
+// Snapshotter is an optional interface of sources that can read tables
+// again while streaming goes on (an ad-hoc, incremental snapshot, like
+// Debezium's execute-snapshot signal).
+type Snapshotter interface {
+	// RequestSnapshot asks for tables ("schema.table" for Postgres,
+	// "db.table" for MySQL) to be read again. It returns once the request
+	// is durable: it survives a restart of sluice. The rows follow as op
+	// 'r' events with source.snapshot "incremental", interleaved with the
+	// stream so that no concurrent change is lost or overwritten by a
+	// stale row. It may be called from any goroutine while the source is
+	// open; an error wrapping ErrFatal is a bad request (an unknown
+	// table).
+	RequestSnapshot(ctx context.Context, tables []string) error
+}
+
 // Status is an optional interface of sources and sinks that report
 // progress (snapshot rows done and total, lag) for the connector status.
 type Status interface {

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -30,10 +31,17 @@ type Env struct {
 	Task int
 	// Logger is scoped to the connector and task.
 	Logger *slog.Logger
-	// Lookup reads the latest record of a key in a topic (the
-	// postgres source fills unchanged TOAST values with it). Nil when
-	// the log cannot answer.
-	Lookup func(topic string, key []byte) (*Record, error)
+	// Previous returns the after image of the latest record this
+	// connector wrote for ev's row: the record the runtime would
+	// supersede with ev (same topic and key after transforms), decoded
+	// back into values aligned with ev.Table.Columns. found is false
+	// when there is none: never written, deleted, removed by retention,
+	// or unreadable (a transform dropped the column). It reads only
+	// durable records, so a source must itself remember the images of
+	// events it has emitted but not yet seen acknowledged. The postgres
+	// source fills unchanged TOAST values with it. Nil when the log
+	// cannot answer.
+	Previous func(ctx context.Context, ev *ChangeEvent) (after []Value, found bool, err error)
 }
 
 // ConnectorKind is one connector kind: its name, role, config check and
