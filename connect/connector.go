@@ -25,7 +25,13 @@ type SourceBatch struct {
 	// batch is durable, a restart resumes there. A batch may carry only
 	// a position (a heartbeat that moves it forward). Nil leaves the
 	// stored position unchanged (the batch ends inside a transaction;
-	// a later batch carries the position at its end).
+	// a later batch carries the position at its end). Such a batch is
+	// written at once, and the runtime counts its events and messages
+	// with it; after a restart the source reads again from the stored
+	// position and the runtime drops that many items. So a source must
+	// read the items after a position again identically: the same
+	// events and messages in the same order (as a binlog or WAL
+	// replays).
 	Position Position
 }
 

@@ -66,7 +66,7 @@ func (c *connector) alterOffsets(ctx context.Context, o Offsets) error {
 		default:
 			return fmt.Errorf("%w: offset.position must be a string, got %T", ErrBadOffsets, pos)
 		}
-		return c.r.log.Append(ctx, nil, map[string][]byte{positionKey(c.name): val})
+		return c.r.log.Append(ctx, nil, map[string][]byte{positionKey(c.name): val, partialKey(c.name): nil})
 	}
 	var offs []GroupOffset
 	for i, e := range o.Offsets {
@@ -108,7 +108,7 @@ func (c *connector) resetOffsets(ctx context.Context) error {
 		return err
 	}
 	if c.role == RoleSource {
-		return c.r.log.Append(ctx, nil, map[string][]byte{positionKey(c.name): nil})
+		return c.r.log.Append(ctx, nil, map[string][]byte{positionKey(c.name): nil, partialKey(c.name): nil})
 	}
 	return c.r.log.DeleteOffsets(ctx, group(c.name))
 }

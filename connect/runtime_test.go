@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +68,7 @@ func (s *counterSource) Read(ctx context.Context) (connect.SourceBatch, error) {
 		return connect.SourceBatch{}, connect.Retriable(errors.New("connection reset"))
 	}
 	var b connect.SourceBatch
-	for i := 0; i < 10 && s.next < s.max; i++ {
+	for i := 0; i < 10 && s.next < s.max && (i == 0 || s.k.tx == 0 || s.next%s.k.tx != 0); i++ {
 		n := s.next
 		s.next++
 		op := connect.OpCreate
@@ -86,7 +87,9 @@ func (s *counterSource) Read(ctx context.Context) (connect.SourceBatch, error) {
 			Source: connect.SourceInfo{Connector: "counter", Name: "cnt", Database: "test", Table: "items", Snapshot: "false"},
 		})
 	}
-	b.Position = connect.Position(strconv.Itoa(s.next))
+	if s.k.tx == 0 || s.next%s.k.tx == 0 || s.next == s.max {
+		b.Position = connect.Position(strconv.Itoa(s.next))
+	}
 	return b, nil
 }
 
@@ -135,6 +138,7 @@ type testKinds struct {
 	sinkFailures int
 	poison       string
 	keyless      bool
+	tx           int // when set, positions only every tx events: transactions of several batches
 }
 
 type srcKind struct{ k *testKinds }
@@ -328,6 +332,48 @@ func TestSourceRetriesRetriableErrors(t *testing.T) {
 	defer k.mu.Unlock()
 	if len(k.opens) != 2 || k.opens[1] != "20" {
 		t.Fatalf("reopened at %q, want the durable position 20", k.opens)
+	}
+}
+
+// TestSourceLargeTransactionNotRepeated fails a source in the middle of a
+// transaction of three batches, after two were written without a
+// position: the source replays the transaction from its start, and the
+// runtime must drop what the log already has.
+func TestSourceLargeTransactionNotRepeated(t *testing.T) {
+	for _, failAt := range []int{20, 50} { // in the first transaction (no position stored yet), and in the second
+		t.Run(strconv.Itoa(failAt), func(t *testing.T) {
+			k := &testKinds{max: 60, tx: 30, failReadAt: failAt}
+			r := newRig(t, k)
+			r.start("  - {name: cnt, kind: counter-source}\n")
+			eventually(t, "all events after the retry", func() bool { return len(r.topicRecords("cnt.test.items")) >= 60 })
+			seen := map[int]int{}
+			for _, rec := range r.topicRecords("cnt.test.items") {
+				seen[afterN(t, rec.Value)]++
+			}
+			for n := 0; n < 60; n++ {
+				if seen[n] != 1 {
+					t.Fatalf("event %d in the log %d times", n, seen[n])
+				}
+			}
+			k.mu.Lock()
+			opens := k.opens
+			k.mu.Unlock()
+			want := []string{"", ""}
+			if failAt > 30 {
+				want[1] = "30"
+			}
+			if !slices.Equal(opens, want) {
+				t.Fatalf("opened at %q, want %q", opens, want)
+			}
+			// A restart after the end finds nothing partial left.
+			r.close()
+			r.open()
+			r.start("  - {name: cnt, kind: counter-source}\n")
+			eventually(t, "reopened", func() bool { k.mu.Lock(); defer k.mu.Unlock(); return len(k.opens) == 3 })
+			if n := len(r.topicRecords("cnt.test.items")); n != 60 {
+				t.Fatalf("%d records after a clean restart, want 60", n)
+			}
+		})
 	}
 }
 

@@ -13,6 +13,42 @@ import (
 // positionKey is the log metadata key of a source connector's position.
 func positionKey(connector string) string { return "connect/source/" + connector + "/position" }
 
+// partialKey is the log metadata key of the number of items (events, then
+// messages, batch by batch) a source has had written after its stored
+// position: the first part of a transaction too large for one batch. It
+// is written with every batch that carries no position and deleted with
+// every batch that does. After a restart the source replays from the
+// position, and the runtime drops that many items, which are already in
+// the log: a source replays a transaction identically, so nothing is
+// written twice.
+func partialKey(connector string) string { return "connect/source/" + connector + "/partial" }
+
+// readPartial reads the partial count; a missing or unreadable entry is 0
+// (an unreadable one is reported).
+func readPartial(ctx context.Context, l Log, connector string) (int64, error) {
+	b, ok, err := l.Meta(ctx, partialKey(connector))
+	if err != nil || !ok {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("stored partial-transaction count %q of connector %q is damaged: %w", b, connector, ErrCorruption)
+	}
+	return n, nil
+}
+
+// dropItems removes the first n items (events, then messages) of b and
+// returns how many it removed.
+func dropItems(b *SourceBatch, n int64) int64 {
+	dropped := min(n, int64(len(b.Events)))
+	b.Events = b.Events[dropped:]
+	if m := min(n-dropped, int64(len(b.Messages))); m > 0 {
+		b.Messages = b.Messages[m:]
+		dropped += m
+	}
+	return dropped
+}
+
 // runSource runs a source task until ctx ends or a fatal error: it opens
 // the source at the stored position and pumps batches into the log. A
 // retriable failure closes the source and opens it again at the last
@@ -75,9 +111,14 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 	if err != nil {
 		return false, fmt.Errorf("read the stored position: %w", err)
 	}
+	skip, err := readPartial(ctx, c.r.log, c.name)
+	if err != nil {
+		return false, err
+	}
 	if err := src.Open(ctx, pos); err != nil {
 		return false, fmt.Errorf("open source: %w", err)
 	}
+	var partial int64 = skip // items written after the stored position
 	t.detail("last_error", nil)
 	conv := newSourceConverter(t)
 	async, _ := c.r.log.(AsyncAppender)
@@ -139,13 +180,21 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 		if err != nil {
 			return false, err
 		}
+		if skip > 0 {
+			skip -= dropItems(&batch, skip)
+		}
 		recs, err := conv.records(ctx, batch)
 		if err != nil {
 			return false, err
 		}
 		var meta map[string][]byte
-		if batch.Position != nil {
-			meta = map[string][]byte{positionKey(c.name): batch.Position}
+		switch n := int64(len(batch.Events) + len(batch.Messages)); {
+		case batch.Position != nil:
+			meta = map[string][]byte{positionKey(c.name): batch.Position, partialKey(c.name): nil}
+			partial, skip = 0, 0
+		case n > 0:
+			partial += n
+			meta = map[string][]byte{partialKey(c.name): strconv.AppendInt(nil, partial, 10)}
 		}
 		if len(recs) == 0 && meta == nil {
 			continue
