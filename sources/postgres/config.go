@@ -23,6 +23,13 @@ type Config struct {
 	TopicPrefix       string        // topic_prefix. Default: the connector's name.
 	CreatePublication bool          // create_publication. Default: true.
 	HeartbeatInterval time.Duration // heartbeat_interval. Default: 10s.
+	// SnapshotParallelism is snapshot_parallelism: how many tables the
+	// initial snapshot reads at once, each on its own connection.
+	// Default: 1.
+	SnapshotParallelism int
+	// SnapshotChunkSize is snapshot_chunk_size: the rows of one snapshot
+	// chunk (one batch, one stored position). Default: 1024.
+	SnapshotChunkSize int
 }
 
 // TableRef is one entry of tables: a schema and a table name, or "*" for
@@ -44,10 +51,14 @@ const (
 // SnapshotModes lists the snapshot modes.
 var SnapshotModes = []string{SnapshotInitial, SnapshotNever, SnapshotWhenNeeded, SnapshotInitialOnly}
 
+// DefaultSnapshotChunkSize is snapshot_chunk_size's default, Debezium's
+// incremental.snapshot.chunk.size.
+const DefaultSnapshotChunkSize = 1024
+
 // DefaultHeartbeatInterval is heartbeat_interval's default.
 const DefaultHeartbeatInterval = 10 * time.Second
 
-var keys = []string{"dsn", "tables", "slot", "publication", "snapshot", "topic_prefix", "create_publication", "heartbeat_interval"}
+var keys = []string{"dsn", "tables", "slot", "publication", "snapshot", "topic_prefix", "create_publication", "heartbeat_interval", "snapshot_parallelism", "snapshot_chunk_size"}
 
 var (
 	// ident is an unquoted Postgres identifier as the tables list takes it.
@@ -87,6 +98,9 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 		TopicPrefix:       c.Name,
 		CreatePublication: true,
 		HeartbeatInterval: DefaultHeartbeatInterval,
+
+		SnapshotParallelism: 1,
+		SnapshotChunkSize:   DefaultSnapshotChunkSize,
 	}
 	ck := &configs.BlockChecker{Problems: configs.CheckKeys(c.Config, "config", keys)}
 	es := configs.Entries(c.Config)
@@ -157,6 +171,24 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 				ck.Report(e.Value, "config.heartbeat_interval", "must be positive", "write a duration such as 10s")
 			default:
 				cfg.HeartbeatInterval = d
+			}
+		}
+	}
+	for _, f := range []struct {
+		key      string
+		out      *int
+		min, max int64
+	}{{"snapshot_parallelism", &cfg.SnapshotParallelism, 1, 64}, {"snapshot_chunk_size", &cfg.SnapshotChunkSize, 1, 1 << 20}} {
+		e, ok := es[f.key]
+		if !ok {
+			continue
+		}
+		var n int64
+		if ck.Integer(e.Value, "config."+f.key, &n) {
+			if n < f.min || n > f.max {
+				ck.Report(e.Value, "config."+f.key, fmt.Sprintf("%d is out of range", n), fmt.Sprintf("use %d to %d", f.min, f.max))
+			} else {
+				*f.out = int(n)
 			}
 		}
 	}
