@@ -274,8 +274,9 @@ func TestStream(t *testing.T) {
 	})
 }
 
-// TestBatching checks that snapshots and transactions of more than 1000
-// rows come in batches of at most 1000, positioned only at their end.
+// TestBatching checks that snapshots come in chunks of snapshot_chunk_size
+// rows, each with a position holding the progress, and transactions of more
+// than 1000 rows in batches of at most 1000, positioned only at their end.
 func TestBatching(t *testing.T) {
 	pg := testdb.StartPostgres(t)
 	pg.CreateDatabase(t, "bigdb")
@@ -296,15 +297,18 @@ func TestBatching(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: Read: %v", what, err)
 			}
-			if len(b.Events) > maxBatch {
+			if len(b.Events) > maxBatch && !strings.HasPrefix(what, "snapshot") {
 				t.Errorf("%s: batch of %d events", what, len(b.Events))
 			}
 			sizes = append(sizes, len(b.Events))
 			if len(b.Events) > 0 {
 				last = b.Events[len(b.Events)-1]
 			}
-			if b.Position != nil {
+			if b.Position != nil && !strings.Contains(string(b.Position), " snapshot=") {
 				break
+			}
+			if b.Position == nil && strings.HasPrefix(what, "snapshot") {
+				t.Errorf("%s: a snapshot batch without a position", what)
 			}
 		}
 		if fmt.Sprint(sizes) != fmt.Sprint(want) {
@@ -314,7 +318,7 @@ func TestBatching(t *testing.T) {
 			t.Errorf("%s: last snapshot row has snapshot %q", what, last.Source.Snapshot)
 		}
 	}
-	check("snapshot", []int{1000, 500, 700})
+	check("snapshot", []int{1024, 476, 700})
 	pg.Exec(t, "bigdb", `INSERT INTO public.a SELECT g FROM generate_series(10001, 12500) g;`)
 	check("transaction", []int{1000, 1000, 500})
 }
@@ -351,6 +355,9 @@ func TestConfigDefaults(t *testing.T) {
 		TopicPrefix:       "acceptance",
 		CreatePublication: true,
 		HeartbeatInterval: 10 * time.Second,
+
+		SnapshotParallelism: 1,
+		SnapshotChunkSize:   1024,
 	}
 	if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", want) {
 		t.Errorf("config = %+v\nwant %+v", cfg, want)

@@ -2,123 +2,382 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/sluice-cdc/sluice/connect"
 )
 
-// beginSnapshot imports the slot's exported snapshot into a repeatable read
-// transaction on the meta connection.
-func (s *Source) beginSnapshot(ctx context.Context, name string) error {
-	tx, err := s.meta.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+// The initial snapshot reads the tables through the snapshot the slot
+// exported when it was created, so that the rows and the stream from the
+// slot's consistent point are exactly the tables, with no gap and no
+// overlap. snapshot_parallelism workers, each on its own connection that
+// imports the snapshot, take the tables one by one and read each in key
+// order through a cursor, snapshot_chunk_size rows per fetch. Every chunk
+// is one batch whose position holds the progress of every table (the key
+// of the last row read), so an interrupted snapshot is not read again from
+// the start: the exported snapshot is gone then, so the rest is read by
+// the incremental snapshot (incremental.go) while streaming from the
+// consistent point, which merges it with the changes made since.
+//
+// With snapshot initial_only nothing streams; an interrupted initial_only
+// snapshot reads the rest of the tables in a new snapshot.
+
+// chunk is what a snapshot worker hands Read: the rows of one fetch.
+type chunk struct {
+	table  string // schema.table
+	events []connect.ChangeEvent
+	after  []*string // the key of the last row, nil for a table without a key
+	total  int64     // the table's estimated row count; 0 unknown
+	last   bool      // the table is read to its end
+	err    error
+}
+
+// initialSnapshot is a running initial snapshot.
+type initialSnapshot struct {
+	out    chan chunk
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	held   *connect.SourceBatch // the last batch with events, held back to mark its last row
+}
+
+// startSnapshot starts the workers that read the tables of s.prog;
+// snapshotName is the exported snapshot to import ("" for a new one).
+func (s *Source) startSnapshot(snapshotName string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sn := &initialSnapshot{out: make(chan chunk, s.cfg.SnapshotParallelism), cancel: cancel}
+	queue := make(chan tableProgress, len(s.prog.Tables))
+	for _, tp := range s.prog.Tables {
+		queue <- tp
+	}
+	close(queue)
+	workers := min(s.cfg.SnapshotParallelism, len(s.prog.Tables))
+	for range workers {
+		sn.wg.Add(1)
+		go func() {
+			defer sn.wg.Done()
+			if err := s.snapshotWorker(ctx, snapshotName, queue, sn.out); err != nil && ctx.Err() == nil {
+				select {
+				case sn.out <- chunk{err: err}:
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	go func() {
+		sn.wg.Wait()
+		close(sn.out)
+	}()
+	s.snap = sn
+}
+
+// stopSnapshot stops the workers and waits for them.
+func (s *Source) stopSnapshot() {
+	if s.snap == nil {
+		return
+	}
+	s.snap.cancel()
+	for range s.snap.out { // drain so that no worker blocks on a send
+	}
+	s.snap = nil
+}
+
+// snapshotWorker reads tables from queue on its own connection in one
+// repeatable-read transaction that imports snapshotName when given.
+func (s *Source) snapshotWorker(ctx context.Context, snapshotName string, queue <-chan tableProgress, out chan<- chunk) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pcfg)
+	if err != nil {
+		return s.retriable("snapshot connection: %w", err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return s.retriable("begin snapshot: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(name, "'", "''")+"'"); err != nil {
-		tx.Rollback(ctx)
-		return s.retriable("set transaction snapshot: %w", err)
+	defer tx.Rollback(context.Background())
+	if snapshotName != "" {
+		if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(snapshotName, "'", "''")+"'"); err != nil {
+			return s.retriable("import the slot's snapshot %s: %w", snapshotName, err)
+		}
 	}
-	s.snapTx = tx
-	s.snapTables = append([]TableRef(nil), s.tables...)
-	return nil
+	for tp := range queue {
+		if err := s.snapshotTable(ctx, tx, tp, out); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
 }
 
-// fetchSnapshot returns the next up to maxBatch snapshot rows, or nil when
-// every table is read.
-func (s *Source) fetchSnapshot(ctx context.Context) ([]connect.ChangeEvent, error) {
-	for len(s.snapTables) > 0 {
-		ref := s.snapTables[0]
-		if !s.snapCursor {
-			t, err := s.tableFromCatalog(ctx, s.snapTx, ref)
-			if err != nil {
-				return nil, s.retriable("snapshot of %s: describe: %w", ref, err)
-			}
-			cols := make([]string, len(t.Columns))
-			for i, c := range t.Columns {
-				cols[i] = pgx.Identifier{c.Name}.Sanitize()
-			}
-			sql := "DECLARE sluice_snap NO SCROLL CURSOR FOR SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{ref.Schema, ref.Table}.Sanitize()
-			if len(cols) == 0 {
-				sql = "DECLARE sluice_snap NO SCROLL CURSOR FOR SELECT FROM " + pgx.Identifier{ref.Schema, ref.Table}.Sanitize()
-			}
-			if _, err := s.snapTx.Exec(ctx, sql); err != nil {
-				return nil, s.retriable("snapshot of %s: %w", ref, err)
-			}
-			s.snapCursor, s.snapCurrent = true, t
+// snapshotTable reads one table from after tp.After to its end.
+func (s *Source) snapshotTable(ctx context.Context, tx pgx.Tx, tp tableProgress, out chan<- chunk) error {
+	ref := parseRef(tp.Table)
+	t, err := s.tableFromCatalog(ctx, tx, ref)
+	if err != nil {
+		return s.retriable("snapshot of %s: describe: %w", ref, err)
+	}
+	send := func(c chunk) error {
+		select {
+		case out <- c:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		res, err := s.meta.PgConn().Exec(ctx, "FETCH "+strconv.Itoa(maxBatch)+" FROM sluice_snap").ReadAll()
+	}
+	if len(t.Columns) == 0 {
+		exists, err := tableExists(ctx, tx, ref)
 		if err != nil {
-			return nil, s.retriable("snapshot of %s: fetch: %w", ref, err)
+			return s.retriable("snapshot of %s: %w", ref, err)
+		}
+		if !exists {
+			s.log.Warn("a table to snapshot no longer exists: skipping it", "table", ref.String())
+			return send(chunk{table: tp.Table, last: true})
+		}
+	}
+	total, err := estimateRows(ctx, tx, ref)
+	if err != nil {
+		return s.retriable("snapshot of %s: estimate rows: %w", ref, err)
+	}
+	after := tp.After
+	if len(t.Key) == 0 {
+		after = nil // a table without a key is read whole
+	}
+	sql, args := selectRows(t, ref, after, 0)
+	if _, err := tx.Exec(ctx, "DECLARE sluice_snap NO SCROLL CURSOR FOR "+sql, args...); err != nil {
+		return s.retriable("snapshot of %s: %w", ref, err)
+	}
+	fetch := "FETCH " + strconv.Itoa(s.cfg.SnapshotChunkSize) + " FROM sluice_snap"
+	for {
+		res, err := tx.Conn().PgConn().Exec(ctx, fetch).ReadAll()
+		if err != nil {
+			return s.retriable("snapshot of %s: fetch: %w", ref, err)
 		}
 		if len(res) != 1 {
-			return nil, s.retriable("snapshot of %s: fetch returned %d results", ref, len(res))
+			return s.retriable("snapshot of %s: fetch returned %d results", ref, len(res))
 		}
-		if len(res[0].Rows) == 0 {
-			if _, err := s.snapTx.Exec(ctx, "CLOSE sluice_snap"); err != nil {
-				return nil, s.retriable("snapshot of %s: %w", ref, err)
+		rows := res[0].Rows
+		c := chunk{table: tp.Table, total: total, last: len(rows) < s.cfg.SnapshotChunkSize, after: after}
+		if len(rows) > 0 {
+			if c.events, err = s.readEvents(t, rows, "true"); err != nil {
+				return err
 			}
-			s.snapCursor, s.snapCurrent = false, nil
-			s.snapTables = s.snapTables[1:]
-			continue
-		}
-		t := s.snapCurrent
-		topic := s.topic(t)
-		now := time.Now().UnixMilli()
-		events := make([]connect.ChangeEvent, 0, len(res[0].Rows))
-		for _, row := range res[0].Rows {
-			after := make([]connect.Value, len(t.Columns))
-			for i := range t.Columns {
-				if row[i] == nil {
-					after[i] = connect.Null(t.Columns[i].Kind)
-					continue
-				}
-				v, err := value(&t.Columns[i], row[i])
-				if err != nil {
-					return nil, s.fatal("snapshot of %s: %w", ref, err)
-				}
-				after[i] = v
+			if len(t.Key) > 0 {
+				c.after = keyText(t, rows[len(rows)-1])
 			}
-			events = append(events, connect.ChangeEvent{
-				Op: connect.OpRead, Table: t, Topic: topic, After: after, TsMs: now,
-				Source: s.sourceInfo(t, now, "true", "", 0),
-			})
 		}
-		return events, nil
+		if err := send(c); err != nil {
+			return err
+		}
+		if c.last {
+			_, err := tx.Exec(ctx, "CLOSE sluice_snap")
+			return err
+		}
 	}
-	return nil, nil
 }
 
-// readSnapshot returns the next snapshot batch, reading one batch ahead so
-// that the last row can be marked.
-func (s *Source) readSnapshot(ctx context.Context) (connect.SourceBatch, error) {
-	if s.snapPending == nil {
-		evs, err := s.fetchSnapshot(ctx)
-		if err != nil {
-			return connect.SourceBatch{}, err
+// readEvents turns rows in text form into op 'r' events.
+func (s *Source) readEvents(t *connect.Table, rows [][][]byte, snapshot string) ([]connect.ChangeEvent, error) {
+	topic := s.topic(t)
+	now := time.Now().UnixMilli()
+	events := make([]connect.ChangeEvent, len(rows))
+	for r, row := range rows {
+		after := make([]connect.Value, len(t.Columns))
+		for i := range t.Columns {
+			if row[i] == nil {
+				after[i] = connect.Null(t.Columns[i].Kind)
+				continue
+			}
+			v, err := value(&t.Columns[i], row[i])
+			if err != nil {
+				return nil, s.fatal("snapshot of %s.%s: %w", t.Schema, t.Name, err)
+			}
+			after[i] = v
 		}
-		s.snapPending = evs
+		events[r] = connect.ChangeEvent{
+			Op: connect.OpRead, Table: t, Topic: topic, After: after, TsMs: now,
+			Source: s.sourceInfo(t, now, snapshot, "", 0),
+		}
 	}
-	next, err := s.fetchSnapshot(ctx)
-	if err != nil {
-		return connect.SourceBatch{}, err
+	return events, nil
+}
+
+// readSnapshot returns the next batch of the initial snapshot. It holds
+// back one batch with rows so that the very last row can be marked
+// "last"; the last batch carries the plain position of the consistent
+// point, after which the stream starts.
+func (s *Source) readSnapshot(ctx context.Context) (connect.SourceBatch, error) {
+	sn := s.snap
+	for {
+		var c chunk
+		var ok bool
+		select {
+		case c, ok = <-sn.out:
+		case <-ctx.Done():
+			return connect.SourceBatch{}, ctx.Err()
+		}
+		if !ok {
+			b := connect.SourceBatch{}
+			if sn.held != nil {
+				b = *sn.held
+			}
+			if n := len(b.Events); n > 0 {
+				b.Events[n-1].Source.Snapshot = "last"
+			}
+			s.snap, s.prog = nil, nil
+			s.setStatusProgress(nil)
+			b.Position = Position(s.startLSN)
+			s.log.Info("snapshot done", "rows", s.rows.Load(), "lsn", s.startLSN.String())
+			return b, nil
+		}
+		if c.err != nil {
+			return connect.SourceBatch{}, c.err
+		}
+		s.advance(c.table, c.after, int64(len(c.events)), c.total, c.last)
+		s.rows.Add(int64(len(c.events)))
+		pos := encodePosition(s.startLSN, s.prog)
+		if len(c.events) == 0 {
+			if sn.held != nil {
+				sn.held.Position = pos // the held rows come before this progress
+			}
+			continue
+		}
+		b := &connect.SourceBatch{Events: c.events, Position: pos}
+		if sn.held == nil {
+			sn.held = b
+			continue
+		}
+		out := *sn.held
+		sn.held = b
+		return out, nil
 	}
-	b := connect.SourceBatch{Events: s.snapPending}
-	s.rows.Add(int64(len(b.Events)))
-	if next != nil {
-		s.snapPending = next
-		return b, nil
+}
+
+// advance records that n more rows of table were read, up to key after;
+// last removes the table from the progress.
+func (s *Source) advance(table string, after []*string, n, total int64, last bool) {
+	for i := range s.prog.Tables {
+		tp := &s.prog.Tables[i]
+		if tp.Table != table {
+			continue
+		}
+		if last {
+			s.prog.Tables = append(s.prog.Tables[:i:i], s.prog.Tables[i+1:]...)
+		} else {
+			tp.After, tp.Done = after, tp.Done+n
+			if total > 0 {
+				tp.Total = total
+			}
+		}
+		break
 	}
-	if n := len(b.Events); n > 0 {
-		b.Events[n-1].Source.Snapshot = "last"
+	s.setStatusProgress(s.prog)
+}
+
+// selectRows returns the query that reads a table's rows in key order
+// after the key after (nil: from the first), at most limit of them (0: all),
+// and its arguments. A table without a key is read in no particular order.
+func selectRows(t *connect.Table, ref TableRef, after []*string, limit int) (string, []any) {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = pgx.Identifier{c.Name}.Sanitize()
 	}
-	if err := s.snapTx.Commit(ctx); err != nil {
-		return connect.SourceBatch{}, s.retriable("end snapshot: %w", err)
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(strings.Join(cols, ", "))
+	b.WriteString(" FROM ")
+	b.WriteString(pgx.Identifier{ref.Schema, ref.Table}.Sanitize())
+	var args []any
+	if len(t.Key) > 0 {
+		keys := make([]string, len(t.Key))
+		for i, k := range t.Key {
+			keys[i] = cols[k]
+		}
+		if after != nil && len(after) == len(t.Key) {
+			params := make([]string, len(t.Key))
+			for i, k := range t.Key {
+				params[i] = "$" + strconv.Itoa(i+1) + "::" + t.Columns[k].Type
+				if after[i] == nil {
+					args = append(args, nil)
+				} else {
+					args = append(args, *after[i])
+				}
+			}
+			b.WriteString(" WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(params, ", ") + ")")
+		}
+		b.WriteString(" ORDER BY " + strings.Join(keys, ", "))
 	}
-	s.snapTx, s.snapPending, s.snapDone = nil, nil, true
-	b.Position = Position(s.startLSN)
-	s.log.Info("snapshot done", "rows", s.rows.Load(), "lsn", s.startLSN.String())
-	return b, nil
+	if limit > 0 {
+		b.WriteString(" LIMIT " + strconv.Itoa(limit))
+	}
+	return b.String(), args
+}
+
+// keyText returns the key columns of a row in text form.
+func keyText(t *connect.Table, row [][]byte) []*string {
+	out := make([]*string, len(t.Key))
+	for i, k := range t.Key {
+		if row[k] != nil {
+			s := string(row[k])
+			out[i] = &s
+		}
+	}
+	return out
+}
+
+// keyString joins key texts into one comparable string.
+func keyString(parts []*string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p == nil {
+			b.WriteString("\x00N")
+		} else {
+			b.WriteString("\x00V")
+			b.WriteString(*p)
+		}
+	}
+	return b.String()
+}
+
+// parseRef splits "schema.table".
+func parseRef(name string) TableRef {
+	schema, table, _ := strings.Cut(name, ".")
+	return TableRef{Schema: schema, Table: table}
+}
+
+type querier interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}
+
+// tableExists reports whether a table exists.
+func tableExists(ctx context.Context, q querier, ref TableRef) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{ref.Schema, ref.Table}.Sanitize()).Scan(&ok)
+	return ok, err
+}
+
+// estimateRows returns the planner's row estimate of a table, or its
+// count when it was never analyzed.
+func estimateRows(ctx context.Context, q querier, ref TableRef) (int64, error) {
+	name := pgx.Identifier{ref.Schema, ref.Table}.Sanitize()
+	var n float64
+	if err := q.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", name).Scan(&n); err != nil {
+		return 0, err
+	}
+	if n >= 0 {
+		return int64(n), nil
+	}
+	var c int64
+	err := q.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&c)
+	return c, err
+}
+
+// undefinedTable reports whether err is Postgres's "relation does not exist".
+func undefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,29 +56,6 @@ func (*Kind) NewSource(c *configs.Connector, env connect.Env) (connect.Source, e
 	return &Source{name: c.Name, cfg: cfg, log: log}, nil
 }
 
-// Position returns the position after a transaction whose commit ends at lsn.
-func Position(lsn pglogrepl.LSN) connect.Position {
-	return connect.Position("lsn=" + lsn.String())
-}
-
-// ErrBadPosition is the cause of the error for a position this source did
-// not write.
-var ErrBadPosition = errors.New("not a postgres-source position")
-
-// ParsePosition returns the LSN of a position Position wrote. It is strict:
-// anything but "lsn=" and an LSN as Postgres prints it is an error wrapping
-// ErrBadPosition.
-func ParsePosition(pos connect.Position) (pglogrepl.LSN, error) {
-	text, ok := strings.CutPrefix(string(pos), "lsn=")
-	if ok {
-		lsn, err := pglogrepl.ParseLSN(text)
-		if err == nil && lsn.String() == text && lsn != 0 {
-			return lsn, nil
-		}
-	}
-	return 0, fmt.Errorf("%q: %w (want \"lsn=X/Y\")", configs.Clip(string(pos)), ErrBadPosition)
-}
-
 // Source captures the changes of the configured tables through a logical
 // replication slot with pgoutput. Read runs on one goroutine; Ack and Status
 // may run on others: they touch only acked and, under sendMu, the
@@ -89,9 +65,10 @@ type Source struct {
 	cfg  Config
 	log  *slog.Logger
 
-	meta *pgx.Conn      // preflight, snapshot, catalog look-ups (Read's goroutine)
-	repl *pgconn.PgConn // the replication connection
-	db   string         // the database's name
+	pcfg *pgx.ConnConfig // how to connect (snapshot workers, snapshot requests)
+	meta *pgx.Conn       // preflight, snapshot chunks, catalog look-ups (Read's goroutine)
+	repl *pgconn.PgConn  // the replication connection
+	db   string          // the database's name
 
 	sendMu    sync.Mutex // guards writes to repl
 	streaming atomic.Bool
@@ -100,14 +77,20 @@ type Source struct {
 	startLSN pglogrepl.LSN // where streaming starts; 0 = the slot's confirmed position
 	tables   []TableRef    // the resolved tables
 
-	// Snapshot state.
-	snapTx      pgx.Tx
-	snapTables  []TableRef
-	snapCursor  bool
-	snapCurrent *connect.Table
-	snapPending []connect.ChangeEvent
-	snapDone    bool
-	onlySnap    bool
+	// Snapshot state (Read's goroutine).
+	prog     *progress        // the tables being snapshotted; nil none
+	snap     *initialSnapshot // the initial snapshot's workers, while they run
+	onlySnap bool             // snapshot initial_only: nothing streams
+	win      *window          // the incremental snapshot's open chunk
+	prevWin  *window
+	winSeq   int64
+
+	// Status, read from other goroutines.
+	statusMu   sync.Mutex
+	statusProg *progress
+	snapFailed atomic.Value  // string: a table whose incremental snapshot was given up
+	slotLag    atomic.Int64  // bytes of WAL the slot holds back; -1 unknown
+	replLagMs  atomic.Int64  // commit to read, of the last transaction
 
 	// Streaming state.
 	relations     map[uint32]*connect.Table
@@ -138,22 +121,24 @@ func (s *Source) retriable(format string, args ...any) error {
 }
 
 // Open connects, checks the server, makes the publication and the slot if
-// they are missing, and prepares the snapshot or the stream. An initial
-// snapshot interrupted before its last batch became durable restarts from
-// the beginning (a new slot and snapshot) on the next Open(nil).
+// they are missing, and prepares the snapshot or the stream. A snapshot
+// interrupted after some of its chunks became durable goes on after them
+// (see snapshot.go).
 func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
+	s.slotLag.Store(-1)
 	var resume pglogrepl.LSN
+	var prog *progress
 	if pos != nil {
-		lsn, err := ParsePosition(pos)
+		lsn, p, err := parsePosition(pos)
 		if err != nil {
 			return s.fatal("position %w; the stored offset is damaged or belongs to another connector kind: reset it with \"sluice connectors reset %s\"", err, s.name)
 		}
-		resume = lsn
+		resume, prog = lsn, p
 		s.acked.Store(uint64(lsn))
 	}
 	pcfg, perr := pgx.ParseConfig(s.cfg.DSN)
@@ -169,6 +154,7 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	if pcfg.ConnectTimeout == 0 {
 		pcfg.ConnectTimeout = 10 * time.Second
 	}
+	s.pcfg = pcfg
 	if s.meta, err = pgx.ConnectConfig(ctx, pcfg); err != nil {
 		return s.retriable("connect: %w", err)
 	}
@@ -224,14 +210,23 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	s.onlySnap = s.cfg.Snapshot == SnapshotInitialOnly
 	switch {
 	case s.onlySnap && pos != nil:
-		s.snapDone = true // the snapshot is done; nothing streams
+		// Nothing streams. An interrupted snapshot reads the rest of
+		// its tables in a new snapshot (its temporary slot is gone).
+		if prog != nil {
+			s.prog = prog
+			s.startSnapshot("")
+		}
 	case pos != nil && !slotExists && s.cfg.Snapshot != SnapshotWhenNeeded:
 		return connect.ResyncNeeded(fmt.Errorf("%s %q: replication slot %s does not exist, so the changes after %s are lost: run \"sluice connectors reset %s\" to take a new snapshot", KindName, s.name, s.cfg.Slot, resume, s.name))
 	case pos != nil && slotExists:
-		s.startLSN = resume
-		s.snapDone = true
+		// Stream from the position; a snapshot under way goes on as an
+		// incremental snapshot merged with the stream.
+		s.startLSN, s.prog = resume, prog
+		if prog != nil {
+			s.log.Info("resuming an interrupted snapshot while streaming", "tables", len(prog.Tables))
+		}
 	case !needSnapshot && slotExists:
-		s.snapDone = true // stream from the slot's confirmed position
+		// Stream from the slot's confirmed position.
 	default:
 		if pos != nil {
 			// when_needed and the slot is gone: a new slot and snapshot.
@@ -263,15 +258,16 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 		}
 		s.log.Info("created replication slot", "slot", s.cfg.Slot, "consistent_point", res.ConsistentPoint)
 		if needSnapshot {
-			if err := s.beginSnapshot(ctx, res.SnapshotName); err != nil {
-				return err
+			s.prog = &progress{}
+			for _, r := range s.tables {
+				s.prog.Tables = append(s.prog.Tables, tableProgress{Table: r.String(), Mode: modeInitial})
 			}
-		} else {
-			s.snapDone = true
+			s.startSnapshot(res.SnapshotName)
 		}
 	}
 	s.relations = map[uint32]*connect.Table{}
-	s.log.Info("postgres source open", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "tables", len(s.tables), "start_lsn", s.startLSN.String(), "snapshot", !s.snapDone)
+	s.setStatusProgress(s.prog)
+	s.log.Info("postgres source open", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "tables", len(s.tables), "start_lsn", s.startLSN.String(), "snapshot", s.snap != nil)
 	return nil
 }
 
@@ -281,7 +277,7 @@ func (s *Source) Read(ctx context.Context) (connect.SourceBatch, error) {
 	if err := ctx.Err(); err != nil {
 		return connect.SourceBatch{}, err
 	}
-	if !s.snapDone {
+	if s.snap != nil {
 		b, err := s.readSnapshot(ctx)
 		if err != nil && ctx.Err() != nil {
 			return connect.SourceBatch{}, ctx.Err()
@@ -333,10 +329,7 @@ func (s *Source) Ack(ctx context.Context, pos connect.Position) error {
 func (s *Source) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if s.snapTx != nil {
-		s.snapTx.Rollback(ctx)
-		s.snapTx = nil
-	}
+	s.stopSnapshot()
 	var errs []error
 	if s.repl != nil {
 		s.sendMu.Lock()
@@ -352,11 +345,43 @@ func (s *Source) Close() error {
 	return errors.Join(errs...)
 }
 
-// Status reports the snapshot rows read and the last acknowledged LSN.
+// Status reports the snapshot's progress per table, the rows snapshotted,
+// the last acknowledged LSN, the slot's lag in bytes of WAL and the
+// replication lag.
 func (s *Source) Status() map[string]any {
 	st := map[string]any{"snapshot_rows": s.rows.Load()}
 	if a := s.acked.Load(); a != 0 {
 		st["acked_lsn"] = pglogrepl.LSN(a).String()
 	}
+	if l := s.slotLag.Load(); l >= 0 {
+		st["slot_lag_bytes"] = l
+	}
+	if l := s.replLagMs.Load(); l > 0 {
+		st["replication_lag_seconds"] = float64(l) / 1000
+	}
+	if f, ok := s.snapFailed.Load().(string); ok {
+		st["snapshot_failed_table"] = f
+	}
+	s.statusMu.Lock()
+	p := s.statusProg
+	s.statusMu.Unlock()
+	if p != nil {
+		tables := map[string]any{}
+		for _, tp := range p.Tables {
+			tables[tp.Table] = map[string]any{"mode": tp.Mode, "rows_done": tp.Done, "rows_total": max(tp.Total, tp.Done)}
+		}
+		st["snapshot_tables"] = tables
+	}
 	return st
+}
+
+// setStatusProgress publishes a copy of the snapshot progress for Status.
+func (s *Source) setStatusProgress(p *progress) {
+	c := p.clone()
+	if c != nil && len(c.Tables) == 0 {
+		c = nil
+	}
+	s.statusMu.Lock()
+	s.statusProg = c
+	s.statusMu.Unlock()
 }

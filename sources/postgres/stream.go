@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,13 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 				return connect.SourceBatch{}, s.retriable("standby status update: %w", err)
 			}
 			s.emitHeartbeat(ctx)
+			s.measureSlotLag(ctx)
 			s.nextHeartbeat = time.Now().Add(s.cfg.HeartbeatInterval)
+		}
+		if s.tx == nil {
+			if err := s.openWindow(ctx); err != nil {
+				return connect.SourceBatch{}, err
+			}
 		}
 		rctx, cancel := context.WithDeadline(ctx, s.nextHeartbeat)
 		msg, err := s.repl.ReceiveMessage(rctx)
@@ -134,6 +141,20 @@ func (s *Source) emitHeartbeat(ctx context.Context) {
 	}
 }
 
+// measureSlotLag records how many bytes of WAL the slot holds back. A
+// failure is logged: it is a metric.
+func (s *Source) measureSlotLag(ctx context.Context) {
+	var lag int64
+	err := s.meta.QueryRow(ctx, "SELECT COALESCE(pg_current_wal_lsn() - confirmed_flush_lsn, 0)::bigint FROM pg_replication_slots WHERE slot_name = $1", s.cfg.Slot).Scan(&lag)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Debug("measure the slot's lag", "err", err)
+		}
+		return
+	}
+	s.slotLag.Store(lag)
+}
+
 // decode handles one pgoutput message; done says a batch is ready.
 func (s *Source) decode(ctx context.Context, data []byte) (connect.SourceBatch, bool, error) {
 	m, err := pglogrepl.Parse(data)
@@ -153,14 +174,24 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 		}
 		if old, ok := s.relations[m.RelationID]; !ok || !reflect.DeepEqual(old, t) {
 			s.relations[m.RelationID] = t // a new schema version
+			if ok {
+				s.relationChanged(t.Schema, t.Name)
+			}
 		}
 	case *pglogrepl.LogicalDecodingMessage:
-		if m.Transactional || m.Prefix != heartbeatPrefix || s.tx != nil || m.LSN == 0 {
-			return connect.SourceBatch{}, false, nil // someone else's message
+		switch {
+		case m.Transactional && m.Prefix == signalPrefix:
+			s.onSignal(m)
+		case m.Transactional || s.tx != nil || m.LSN == 0:
+			// someone else's message
+		case m.Prefix == heartbeatPrefix:
+			// Outside a transaction every earlier commit has been
+			// sent, so the message's LSN is a transaction boundary.
+			return connect.SourceBatch{Position: s.position(m.LSN)}, true, nil
+		case m.Prefix == watermarkPrefix:
+			b, done := s.onWatermark(m)
+			return b, done, nil
 		}
-		// Outside a transaction every earlier commit has been sent, so
-		// the message's LSN is a transaction boundary.
-		return connect.SourceBatch{Position: Position(m.LSN)}, true, nil
 	case *pglogrepl.BeginMessage:
 		s.tx = &txState{xid: strconv.FormatUint(uint64(m.Xid), 10), tsMs: m.CommitTime.UnixMilli(), lsn: m.FinalLSN, perTable: map[string]int64{}}
 	case *pglogrepl.InsertMessage:
@@ -185,7 +216,12 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 			s.pendingCommit = m
 			return b, true, nil
 		}
-		b := connect.SourceBatch{Events: s.tx.events, Position: Position(m.TransactionEndLSN)}
+		b := connect.SourceBatch{Events: s.tx.events, Position: s.position(m.TransactionEndLSN)}
+		if lag := time.Since(m.CommitTime).Milliseconds(); lag > 0 {
+			s.replLagMs.Store(lag)
+		} else {
+			s.replLagMs.Store(1) // 0 means unknown
+		}
 		s.tx = nil
 		return b, true, nil
 	}
@@ -223,7 +259,35 @@ func (s *Source) change(op connect.Op, rel uint32, old, new *pglogrepl.TupleData
 	ev.Transaction = &connect.Transaction{ID: s.tx.xid, TotalOrder: s.tx.total, DataCollectionOrder: s.tx.perTable[name]}
 	ev.Source = s.sourceInfo(t, s.tx.tsMs, "false", s.tx.xid, s.tx.lsn)
 	s.tx.events = append(s.tx.events, ev)
+	if s.win != nil {
+		s.observe(t, op, old, new)
+	}
 	return nil
+}
+
+// tupleKey returns the columns of a row image of t named by names in text
+// form, or nil when there is no image or it lacks one of them.
+func tupleKey(t *connect.Table, td *pglogrepl.TupleData, names []string) []*string {
+	if td == nil || len(td.Columns) != len(t.Columns) {
+		return nil
+	}
+	out := make([]*string, len(names))
+	for i, name := range names {
+		k := slices.IndexFunc(t.Columns, func(c connect.Column) bool { return c.Name == name })
+		if k < 0 {
+			return nil
+		}
+		c := td.Columns[k]
+		switch c.DataType {
+		case pglogrepl.TupleDataTypeText:
+			v := string(c.Data)
+			out[i] = &v
+		case pglogrepl.TupleDataTypeNull:
+		default:
+			return nil
+		}
+	}
+	return out
 }
 
 // fullBatch returns maxBatch events of the current transaction when it has
