@@ -88,9 +88,9 @@ type Source struct {
 	// Status, read from other goroutines.
 	statusMu   sync.Mutex
 	statusProg *progress
-	snapFailed atomic.Value  // string: a table whose incremental snapshot was given up
-	slotLag    atomic.Int64  // bytes of WAL the slot holds back; -1 unknown
-	replLagMs  atomic.Int64  // commit to read, of the last transaction
+	snapFailed atomic.Value // string: a table whose incremental snapshot was given up
+	slotLag    atomic.Int64 // bytes of WAL the slot holds back; -1 unknown
+	replLagMs  atomic.Int64 // commit to read, of the last transaction
 
 	// Streaming state.
 	relations     map[uint32]*connect.Table
