@@ -53,7 +53,7 @@ func (*Kind) NewSource(c *configs.Connector, env connect.Env) (connect.Source, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{name: c.Name, cfg: cfg, log: log}, nil
+	return &Source{name: c.Name, cfg: cfg, log: log, previous: env.Previous}, nil
 }
 
 // Source captures the changes of the configured tables through a logical
@@ -91,6 +91,11 @@ type Source struct {
 	snapFailed atomic.Value // string: a table whose incremental snapshot was given up
 	slotLag    atomic.Int64 // bytes of WAL the slot holds back; -1 unknown
 	replLagMs  atomic.Int64 // commit to read, of the last transaction
+
+	// Unchanged TOAST values (toast.go).
+	previous    func(context.Context, *connect.ChangeEvent) ([]connect.Value, bool, error)
+	images      imageCache
+	unavailable atomic.Int64 // values given the placeholder
 
 	// Streaming state.
 	relations     map[uint32]*connect.Table
@@ -358,6 +363,9 @@ func (s *Source) Status() map[string]any {
 	}
 	if l := s.replLagMs.Load(); l > 0 {
 		st["replication_lag_seconds"] = float64(l) / 1000
+	}
+	if n := s.unavailable.Load(); n > 0 {
+		st["toast_placeholders"] = n
 	}
 	if f, ok := s.snapFailed.Load().(string); ok {
 		st["snapshot_failed_table"] = f

@@ -195,14 +195,14 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 	case *pglogrepl.BeginMessage:
 		s.tx = &txState{xid: strconv.FormatUint(uint64(m.Xid), 10), tsMs: m.CommitTime.UnixMilli(), lsn: m.FinalLSN, perTable: map[string]int64{}}
 	case *pglogrepl.InsertMessage:
-		err = s.change(connect.OpCreate, m.RelationID, nil, m.Tuple)
+		err = s.change(ctx, connect.OpCreate, m.RelationID, nil, m.Tuple)
 	case *pglogrepl.UpdateMessage:
-		err = s.change(connect.OpUpdate, m.RelationID, m.OldTuple, m.NewTuple)
+		err = s.change(ctx, connect.OpUpdate, m.RelationID, m.OldTuple, m.NewTuple)
 	case *pglogrepl.DeleteMessage:
-		err = s.change(connect.OpDelete, m.RelationID, m.OldTuple, nil)
+		err = s.change(ctx, connect.OpDelete, m.RelationID, m.OldTuple, nil)
 	case *pglogrepl.TruncateMessage:
 		for _, id := range m.RelationIDs {
-			if err = s.change(connect.OpTruncate, id, nil, nil); err != nil {
+			if err = s.change(ctx, connect.OpTruncate, id, nil, nil); err != nil {
 				break
 			}
 		}
@@ -233,7 +233,7 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 }
 
 // change adds one row change to the current transaction.
-func (s *Source) change(op connect.Op, rel uint32, old, new *pglogrepl.TupleData) error {
+func (s *Source) change(ctx context.Context, op connect.Op, rel uint32, old, new *pglogrepl.TupleData) error {
 	if s.tx == nil {
 		return s.fatal("row change outside a transaction")
 	}
@@ -243,13 +243,23 @@ func (s *Source) change(op connect.Op, rel uint32, old, new *pglogrepl.TupleData
 	}
 	ev := connect.ChangeEvent{Op: op, Table: t, Topic: s.topic(t), TsMs: time.Now().UnixMilli()}
 	var err error
+	var missing []int
 	if old != nil {
-		if ev.Before, err = s.tuple(t, old, nil); err != nil {
+		if ev.Before, _, err = s.tuple(t, old, nil); err != nil {
 			return err
 		}
 	}
 	if new != nil {
-		if ev.After, err = s.tuple(t, new, ev.Before); err != nil {
+		if ev.After, missing, err = s.tuple(t, new, ev.Before); err != nil {
+			return err
+		}
+	}
+	if op != connect.OpTruncate {
+		img := new
+		if img == nil {
+			img = old
+		}
+		if err := s.fillToast(ctx, &ev, img, missing); err != nil {
 			return err
 		}
 	}
@@ -302,10 +312,11 @@ func (s *Source) fullBatch() (connect.SourceBatch, bool) {
 }
 
 // tuple converts a row image. An unchanged TOASTed value takes the value of
-// before when it has one, and is null otherwise (not yet filled in).
-func (s *Source) tuple(t *connect.Table, td *pglogrepl.TupleData, before []connect.Value) ([]connect.Value, error) {
+// before when it has one; otherwise it is null and its index is listed in
+// missing (see toast.go).
+func (s *Source) tuple(t *connect.Table, td *pglogrepl.TupleData, before []connect.Value) (_ []connect.Value, missing []int, _ error) {
 	if len(td.Columns) != len(t.Columns) {
-		return nil, s.fatal("%s.%s: row has %d columns, relation %d", t.Schema, t.Name, len(td.Columns), len(t.Columns))
+		return nil, nil, s.fatal("%s.%s: row has %d columns, relation %d", t.Schema, t.Name, len(td.Columns), len(t.Columns))
 	}
 	out := make([]connect.Value, len(t.Columns))
 	for i, c := range td.Columns {
@@ -314,7 +325,7 @@ func (s *Source) tuple(t *connect.Table, td *pglogrepl.TupleData, before []conne
 		case pglogrepl.TupleDataTypeText:
 			v, err := value(col, c.Data)
 			if err != nil {
-				return nil, s.fatal("%s.%s: %w", t.Schema, t.Name, err)
+				return nil, nil, s.fatal("%s.%s: %w", t.Schema, t.Name, err)
 			}
 			out[i] = v
 		case pglogrepl.TupleDataTypeToast:
@@ -322,14 +333,15 @@ func (s *Source) tuple(t *connect.Table, td *pglogrepl.TupleData, before []conne
 				out[i] = before[i]
 			} else {
 				out[i] = connect.Null(col.Kind)
+				missing = append(missing, i)
 			}
 		case pglogrepl.TupleDataTypeNull:
 			out[i] = connect.Null(col.Kind)
 		default:
-			return nil, s.fatal("%s.%s: column %q: unexpected tuple data type %q", t.Schema, t.Name, col.Name, c.DataType)
+			return nil, nil, s.fatal("%s.%s: column %q: unexpected tuple data type %q", t.Schema, t.Name, col.Name, c.DataType)
 		}
 	}
-	return out, nil
+	return out, missing, nil
 }
 
 func (s *Source) topic(t *connect.Table) string {
