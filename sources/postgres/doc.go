@@ -12,6 +12,8 @@
 //	topic_prefix: shop                   # default: the connector's name
 //	create_publication: true             # create the publication FOR TABLE the resolved tables if absent
 //	heartbeat_interval: 10s              # how often a standby status update and a heartbeat message are sent
+//	snapshot_parallelism: 1              # tables the initial snapshot reads at once, each on its own connection
+//	snapshot_chunk_size: 1024            # rows per snapshot chunk: one batch, one stored position
 //
 // # Open
 //
@@ -21,7 +23,8 @@
 // and creates the slot if it is missing. On a fresh start (nil position)
 // with a snapshot the slot is created with EXPORT_SNAPSHOT (a slot left
 // behind by an unfinished fresh start is dropped and created again), and
-// the snapshot is read in a REPEATABLE READ transaction that imports it.
+// the snapshot is read by snapshot_parallelism workers, each in a
+// REPEATABLE READ transaction that imports it (snapshot.go).
 // Opening at a position whose slot is gone is a resync-needed error whose
 // message says to run "sluice connectors reset <connector name>" to take a
 // new snapshot, except with snapshot when_needed: then the slot is created
@@ -31,10 +34,46 @@
 // # Events and positions
 //
 // Snapshot rows are op 'r' events (Source.Snapshot "true", "last" on the
-// last one) in batches of at most 1000 rows; only the last batch carries a
-// position, the slot's consistent point. An interrupted snapshot has no
-// stored position, so it starts again from the beginning (new slot, new
-// snapshot) on the next Open: there is no chunk resume yet.
+// last one). Each table is read in key order (primary key, or key_columns)
+// in chunks of snapshot_chunk_size rows; every chunk is a batch whose
+// position holds the slot's consistent point and the progress of every
+// table (position.go):
+//
+//	lsn=0/16B3748 snapshot={"tables":[{"table":"public.t","mode":"initial","after":["42"],"done":42,"total":1000}]}
+//
+// The last batch carries the plain position of the consistent point. An
+// interrupted snapshot goes on after its last durable chunk: the exported
+// snapshot is gone by then, so the rest is read by the incremental
+// snapshot while streaming from the consistent point (incremental.go).
+// A table without a key is read whole; if the snapshot is interrupted
+// while reading it, it is read again from its start, so its first rows
+// come twice (set key_columns to avoid that).
+//
+// # Incremental snapshots
+//
+// RequestSnapshot (sluice connectors snapshot NAME --table schema.table)
+// writes a request into the WAL with pg_logical_emit_message in a
+// committed transaction, so it is durable when the call returns. When the
+// stream reaches it, the tables are read again in key-ordered chunks
+// between low and high watermark messages (Debezium's incremental
+// snapshot, Netflix's DBLog): streamed changes between a chunk's
+// watermarks drop the chunk's rows of the same keys, and the rest go out
+// at the high watermark as op 'r' events with Source.Snapshot
+// "incremental". The progress travels in every position, so a restart
+// goes on with the next chunk. A table without a key is read in one chunk,
+// again if it changes meanwhile (up to 5 times, then the table is given up
+// and the status says so).
+//
+// # Unchanged TOAST values
+//
+// An update that does not change a large (TOASTed) value does not carry
+// it. The source fills it from the update's old image (REPLICA IDENTITY
+// FULL), else from the row's newest image it emitted in this run (a cache
+// of 10,000 rows / 64 MiB), else from the latest record of the row in its
+// topic (connect.Env.Previous), else with Debezium's placeholder
+// "__debezium_unavailable_value" (bytes of it for bytea, a JSON string for
+// json, null for other kinds), counted in the status as
+// toast_placeholders (toast.go).
 //
 // Streamed changes come one batch per transaction, or per 1000 events of a
 // larger one, the last batch of a transaction carrying the position
@@ -69,25 +108,24 @@
 //
 // # Not done yet
 //
-//   - Unchanged TOASTed values in updates are null unless the old row image
-//     (REPLICA IDENTITY FULL) holds them; connect.Env.Lookup is not used.
 //   - An existing publication is used as it is: tables added to the config
 //     later are not added to it.
-//   - Schema-change messages, and proto_version 2 streaming of in-progress
-//     transactions.
+//   - proto_version 2 streaming of in-progress transactions: a large
+//     transaction is decoded by the server only at its commit.
 //   - Ranges, geometry, domains, composite types and arrays of types whose
 //     delimiter is not ',' (box[]) arrive as strings holding the text form.
 //   - The heartbeat position is the message's start LSN, not its end, so
 //     after a restart the last heartbeat may come once more.
-//   - The snapshot is not read in key-ordered chunks, nor resumed: an
-//     interrupted snapshot starts again with a new slot.
 //
 // # Files
 //
-//	config.go    the config block and its checks
-//	source.go    Kind, Source, Open (preflight, slot, publication), Ack, Close
-//	catalog.go   tables from patterns, the publication, column types
-//	snapshot.go  the initial snapshot through the slot's exported snapshot
-//	stream.go    replication, pgoutput decoding, heartbeats, status updates
-//	values.go    text-format values to connect.Value
+//	config.go       the config block and its checks
+//	source.go       Kind, Source, Open (preflight, slot, publication), Ack, Close
+//	catalog.go      tables from patterns, the publication, column types
+//	position.go     positions: LSN and snapshot progress
+//	snapshot.go     the initial snapshot through the slot's exported snapshot
+//	incremental.go  incremental snapshots merged into the stream with watermarks
+//	toast.go        unchanged TOAST values
+//	stream.go       replication, pgoutput decoding, heartbeats, status updates
+//	values.go       text-format values to connect.Value
 package postgres
