@@ -613,11 +613,11 @@ func (db *benchDB) copyRun(b *testing.B) run {
 }
 
 // BenchmarkSnapshot times the initial snapshot of a table of
-// SLUICE_BENCH_PG_ROWS rows, to durable in the log (pipeline) or read by
-// Source.Read alone (source), against COPY public.bench TO STDOUT read by
-// pgx into io.Discard. The connector runs with snapshot_parallelism 1 and
-// 2 and SLUICE_BENCH_PG_CONFIG, if set, appended to its config block
-// (", key: value, ...").
+// SLUICE_BENCH_PG_ROWS rows, to durable in the log (pipeline), read and
+// encoded (convert) or read by Source.Read alone (source), each next to
+// COPY public.bench TO STDOUT read by pgx into io.Discard (copy).
+// SLUICE_BENCH_PG_CONFIG, if set, is added to the connector's config
+// block, such as "snapshot_chunk_size: 10000".
 func BenchmarkSnapshot(b *testing.B) {
 	db := startBenchDB(b, false)
 	extra := os.Getenv("SLUICE_BENCH_PG_CONFIG")
@@ -631,33 +631,30 @@ func BenchmarkSnapshot(b *testing.B) {
 		}
 		rp.emit(b, "")
 	})
-	for _, par := range []int{1, 2} {
-		cfgExtra := fmt.Sprintf(", snapshot_parallelism: %d%s", par, extra)
-		b.Run(fmt.Sprintf("pipeline/parallelism=%d", par), func(b *testing.B) {
+	b.Run("pipeline", func(b *testing.B) {
+		var rp report
+		for i := 0; i < b.N; i++ {
+			slot := db.newSlot(b)
+			rp.runs = append(rp.runs, db.pipelineRun(b, slot, db.block(slot, "initial", extra), db.rows))
+			db.dropSlot(b, slot)
+			rp.base = append(rp.base, db.copyRun(b))
+		}
+		rp.emit(b, "copy")
+	})
+	for _, convert := range []bool{true, false} {
+		name := "source"
+		if convert {
+			name = "convert"
+		}
+		b.Run(name, func(b *testing.B) {
 			var rp report
 			for i := 0; i < b.N; i++ {
 				slot := db.newSlot(b)
-				rp.runs = append(rp.runs, db.pipelineRun(b, slot, db.block(slot, "initial", cfgExtra), db.rows))
+				rp.runs = append(rp.runs, db.sourceRun(b, slot, db.block(slot, "initial", extra), db.rows, convert))
 				db.dropSlot(b, slot)
 				rp.base = append(rp.base, db.copyRun(b))
 			}
 			rp.emit(b, "copy")
 		})
-		for _, convert := range []bool{true, false} {
-			name := "source"
-			if convert {
-				name = "convert"
-			}
-			b.Run(fmt.Sprintf("%s/parallelism=%d", name, par), func(b *testing.B) {
-				var rp report
-				for i := 0; i < b.N; i++ {
-					slot := db.newSlot(b)
-					rp.runs = append(rp.runs, db.sourceRun(b, slot, db.block(slot, "initial", cfgExtra), db.rows, convert))
-					db.dropSlot(b, slot)
-					rp.base = append(rp.base, db.copyRun(b))
-				}
-				rp.emit(b, "copy")
-			})
-		}
 	}
 }
