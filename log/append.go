@@ -218,6 +218,13 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		for k := range j.recs {
 			size += j.recs[k].size()
 		}
+		if j.t.keyIndex {
+			// An index entry per record: its key again, and 36 bytes.
+			size += len(j.raw) + 36*j.n
+			for k := range j.recs {
+				size += len(j.recs[k].Key)
+			}
+		}
 	}
 	for _, e := range w.Meta {
 		size += 32 + len(e.Key) + len(e.Value)
@@ -227,6 +234,7 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 	buf := getBuf()
 	defer putBuf(buf)
 	pd := &Pending{l: l, results: results}
+	var ix indexer
 	for _, j := range jobs {
 		if j.t.deleted.Load() {
 			unlock()
@@ -281,6 +289,14 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		last := base + int64(j.n) - 1
 		hdr, _ := parseBatchHeader(stored[storedCRCLen:])
 		p.appendLocked(b, stored, hdr, nowMs, cfg)
+		if j.t.keyIndex {
+			if j.raw != nil {
+				// checkRawBatch has walked these records: cannot fail.
+				_ = ix.addRaw(b, j.t.id, p.id, stored[storedCRCLen:], hdr)
+			} else {
+				ix.addRecords(b, j.t.id, p.id, recs, base)
+			}
+		}
 		if pb := j.pr.Producer; pb != nil {
 			p.recordProducer(b, pb, j.n, base)
 		}

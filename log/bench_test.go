@@ -64,6 +64,107 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendKeyIndex measures what a topic's key index costs an
+// append: the same appends of 200-byte records with the index off and on,
+// synced (fsync=always, the default) and not waiting for the disk
+// (fsync=interval, which shows the CPU cost). Every append brings new keys
+// (inserts), so the index grows as the log does.
+func BenchmarkAppendKeyIndex(b *testing.B) {
+	const size = 200
+	for _, fsync := range []FsyncMode{FsyncAlways, FsyncInterval} {
+		for _, batch := range []int{1, 100, 1000} {
+			for _, index := range []bool{false, true} {
+				name := fmt.Sprintf("fsync=%s/batch=%d/index=%s", map[FsyncMode]string{FsyncAlways: "always", FsyncInterval: "interval"}[fsync],
+					batch, map[bool]string{false: "off", true: "on"}[index])
+				b.Run(name, func(b *testing.B) { benchAppendKeyIndex(b, fsync, batch, size, index) })
+			}
+		}
+	}
+}
+
+func benchAppendKeyIndex(b *testing.B, fsync FsyncMode, batch, size int, index bool) {
+	l, err := Open(b.TempDir(), Options{Logger: quietLogger, Fsync: fsync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.CreateTopic(TopicSpec{Name: "bench", Partitions: 1, KeyIndex: index}); err != nil {
+		b.Fatal(err)
+	}
+	recs := benchRecords(batch, size)
+	for i := range recs {
+		recs[i].Key = []byte(`{"id":00000000}`)
+	}
+	w := Write{Records: []PartitionRecords{{Topic: "bench", Records: recs}}}
+	ctx := context.Background()
+	var seq uint64
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		for j := range recs {
+			binary.BigEndian.PutUint64(recs[j].Key[6:], seq)
+			seq++
+		}
+		if _, err := l.Append(ctx, w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	el := time.Since(start).Seconds()
+	n := float64(b.N * batch)
+	b.ReportMetric(n/el, "records/s")
+	b.ReportMetric(n*float64(size)/el/1e6, "MB/s")
+}
+
+// BenchmarkLatest looks up keys spread over a partition of 100,000
+// distinct keys through its key index. A lookup reads the whole batch its
+// record is in, so the figure depends on how many records an append wrote
+// together.
+func BenchmarkLatest(b *testing.B) {
+	const total = 100_000
+	for _, batch := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			l, err := Open(b.TempDir(), Options{Logger: quietLogger, Fsync: FsyncInterval})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			if _, err := l.CreateTopic(TopicSpec{Name: "bench", Partitions: 1, KeyIndex: true}); err != nil {
+				b.Fatal(err)
+			}
+			recs := benchRecords(batch, 200)
+			for i := 0; i < total/batch; i++ {
+				for j := range recs {
+					recs[j].Key = []byte(fmt.Sprintf("key-%08d", i*batch+j))
+				}
+				if _, err := l.Append(context.Background(), Write{Records: []PartitionRecords{{Topic: "bench", Records: recs}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// Settle the store: lookups, not the flush of the load, are measured.
+			if err := l.db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			if err := l.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+				b.Fatal(err)
+			}
+			key := []byte("key-00000000")
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				n := (i * 7919) % total
+				for d := 11; d >= 4; d-- {
+					key[d] = byte('0' + n%10)
+					n /= 10
+				}
+				if _, ok, err := l.Latest("bench", 0, key); err != nil || !ok {
+					b.Fatalf("latest %s: %v %v", key, ok, err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "lookups/s")
+		})
+	}
+}
+
 // BenchmarkAppendParallel shows group commit: many appenders of single
 // records to one partition share fsyncs.
 func BenchmarkAppendParallel(b *testing.B) {

@@ -47,13 +47,23 @@
 //
 //	key                                              value
 //	0x00 "format"                                    "sluice-log-1"
-//	0x01 <topic name>                                JSON {id, name, partitions, replication_factor, config, created_ms}
+//	0x01 <topic name>                                JSON {id, name, partitions, replication_factor, config, created_ms, key_index}
 //	0x02 <topic id:4> <partition:4> <base offset:8>  stored batch (below)
 //	0x03 <topic id:4> <partition:4>                  partition state: log start:8 | cleaned to:8 | leader epoch:4
 //	0x04 <topic id:4> <partition:4> <base offset:8>  segment: created ms:8 | max timestamp:8 | bytes:8 | records:8 | last offset:8
 //	0x05 <group> 0x00 <topic> 0x00 <partition:4>     committed offset:8 | leader epoch:4 | commit ms:8 | metadata
 //	0x06 <key>                                       caller metadata (Write.Meta)
 //	0x07 <topic id:4> <partition:4> <epoch:4>        first offset of that leader epoch:8
+//	0x08 <topic id:4> <partition:4> <producer id:8>  producer epoch:2 | batches:1 | (first seq:4 | last seq:4 | first offset:8 | last offset:8)...
+//	0x09 <topic id:4> <partition:4> 0x00 <key>       key index: offset of the key's latest record:8 | base offset of its batch:8
+//	0x09 <topic id:4> <partition:4> 0x01 <hash:16>   the same for a key longer than 512 bytes (SHA-256, first 16 bytes)
+//
+// The key index (0x09) exists only for topics created with
+// TopicSpec.KeyIndex ("key_index" in the topic record). Its entries are
+// written in the same pebble batch as the records, and are not corrected
+// by retention, compaction or truncation: Latest checks that an entry
+// points to a committed record of the same key, and otherwise answers
+// "not found" (keyindex.go).
 //
 // A stored batch is sluice's CRC-32C (Castagnoli) of the bytes that follow,
 // then a Kafka record batch v2, uncompressed, whose baseOffset is the
@@ -98,6 +108,7 @@
 //	keys.go          the key layout
 //	topicconfig.go   Kafka topic configs and their defaults
 //	truncate.go      truncation, high watermark and leader epochs (replication)
+//	keyindex.go      the optional key index and Latest
 //	groups.go        consumer-group committed offsets
 //	cleaner_plan.go  retention and compaction decisions (pure)
 //	cleaner.go       retention and compaction I/O, the cleaner loop

@@ -46,8 +46,17 @@ func writeGoldenLog(t *testing.T, dir string) *Log {
 	if err := l.CommitOffsets("sink-1", []GroupOffset{{Topic: "orders", Partition: 0, Offset: 2, LeaderEpoch: 0, Metadata: "m"}}); err != nil {
 		t.Fatal(err)
 	}
+	// A topic with a key index: a short key, a key updated, a key long
+	// enough to be hashed, and a null key (not indexed).
+	if _, err := l.CreateTopic(TopicSpec{Name: "customers", Partitions: 1, KeyIndex: true}); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, "customers", 0, kv("a", "1"), kv("b", "2"), kv("a", "3"), Record{Key: []byte(goldenLongKey), Value: []byte("4")}, Record{Value: []byte("5")})
 	return l
 }
+
+// goldenLongKey is longer than maxIndexedKey, so its index key is a hash.
+var goldenLongKey = strings.Repeat("k", maxIndexedKey+1)
 
 func dumpKeys(t *testing.T, db *pebble.DB) string {
 	iter, err := db.NewIter(nil)
@@ -142,7 +151,16 @@ func TestGoldenLayoutRead(t *testing.T) {
 		t.Fatalf("group offsets %+v", offs)
 	}
 	info, _ := l.Topic("orders")
-	if !info.Config.Compact || info.Partitions != 2 {
+	if !info.Config.Compact || info.Partitions != 2 || info.KeyIndex {
 		t.Fatalf("topic %+v", info)
+	}
+	if info, _ := l.Topic("customers"); !info.KeyIndex {
+		t.Fatalf("customers lost its key index: %+v", info)
+	}
+	for key, want := range map[string]string{"a": "2:3", "b": "1:2", goldenLongKey: "3:4"} {
+		rec, ok, err := l.Latest("customers", 0, []byte(key))
+		if err != nil || !ok || fmt.Sprintf("%d:%s", rec.Offset, rec.Value) != want {
+			t.Fatalf("latest of %.8q: %d:%s %v %v, want %s", key, rec.Offset, rec.Value, ok, err, want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ const (
 	prefixMeta      byte = 0x06 // caller metadata (source positions)
 	prefixEpoch     byte = 0x07 // leader-epoch start offsets
 	prefixProducer  byte = 0x08 // idempotent producer state
+	prefixKeyIndex  byte = 0x09 // latest offset of each key (topics with a key index)
 )
 
 // formatKey holds the on-disk format version.

@@ -106,7 +106,9 @@ type topic struct {
 	parts     []*partition
 	replicas  int16
 	createdMs int64
-	deleted   atomic.Bool
+	// keyIndex says appends maintain the topic's key index (keyindex.go).
+	keyIndex bool
+	deleted  atomic.Bool
 	// cfg is the resolved config, replaced whole on AlterTopicConfig.
 	cfg atomic.Pointer[topicCfg]
 }
@@ -125,6 +127,7 @@ type topicMeta struct {
 	ReplicationFactor int16             `json:"replication_factor"`
 	Config            map[string]string `json:"config,omitempty"`
 	CreatedMs         int64             `json:"created_ms"`
+	KeyIndex          bool              `json:"key_index,omitempty"`
 }
 
 // Open opens or creates the log in dir.
@@ -237,7 +240,7 @@ func (l *Log) newTopic(m topicMeta) (*topic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("topic %q: %w", m.Name, err)
 	}
-	t := &topic{name: m.Name, id: m.ID, replicas: m.ReplicationFactor, createdMs: m.CreatedMs}
+	t := &topic{name: m.Name, id: m.ID, replicas: m.ReplicationFactor, createdMs: m.CreatedMs, keyIndex: m.KeyIndex}
 	t.cfg.Store(&topicCfg{resolved: resolved, overrides: m.Config, effective: eff})
 	for i := int32(0); i < m.Partitions; i++ {
 		t.parts = append(t.parts, newPartition(l, t, i))
@@ -352,6 +355,10 @@ type TopicSpec struct {
 	ReplicationFactor int16
 	// Config holds Kafka topic config overrides.
 	Config map[string]string
+	// KeyIndex keeps an index of every key's latest record, for Latest.
+	// It costs a pebble entry per appended record with a key, and is
+	// chosen at creation only. Default: false.
+	KeyIndex bool
 }
 
 // TopicInfo describes an existing topic.
@@ -367,6 +374,8 @@ type TopicInfo struct {
 	Overrides map[string]string
 	// Effective holds every config key with its value in force.
 	Effective map[string]string
+	// KeyIndex says the topic keeps a key index (Latest).
+	KeyIndex bool
 }
 
 // CreateTopic creates a topic durably.
@@ -394,7 +403,7 @@ func (l *Log) CreateTopic(spec TopicSpec) (TopicInfo, error) {
 	m := topicMeta{
 		ID: l.mu.nextTopicID, Name: spec.Name, Partitions: spec.Partitions,
 		ReplicationFactor: spec.ReplicationFactor, Config: cloneMap(spec.Config),
-		CreatedMs: l.now().UnixMilli(),
+		CreatedMs: l.now().UnixMilli(), KeyIndex: spec.KeyIndex,
 	}
 	t, err := l.newTopic(m)
 	if err != nil {
@@ -454,7 +463,7 @@ func (l *Log) DeleteTopic(name string) error {
 	b := l.db.NewBatch()
 	defer b.Close()
 	_ = b.Delete(topicKey(name), nil)
-	for _, prefix := range []byte{prefixBatch, prefixPartition, prefixSegment, prefixEpoch, prefixProducer} {
+	for _, prefix := range []byte{prefixBatch, prefixPartition, prefixSegment, prefixEpoch, prefixProducer, prefixKeyIndex} {
 		s, e := topicSpan(prefix, t.id)
 		_ = b.DeleteRange(s, e, nil)
 	}
@@ -541,7 +550,7 @@ func (l *Log) AlterTopicConfig(name string, set map[string]string, del []string)
 	if err != nil {
 		return fmt.Errorf("topic %q: %w", name, err)
 	}
-	m := topicMeta{ID: t.id, Name: t.name, Partitions: int32(len(t.parts)), ReplicationFactor: t.replicas, Config: over, CreatedMs: t.createdMs}
+	m := topicMeta{ID: t.id, Name: t.name, Partitions: int32(len(t.parts)), ReplicationFactor: t.replicas, Config: over, CreatedMs: t.createdMs, KeyIndex: t.keyIndex}
 	b := l.db.NewBatch()
 	defer b.Close()
 	if err := l.putTopicMeta(b, m); err != nil {
@@ -568,8 +577,8 @@ func (l *Log) CreatePartitions(name string, total int32) error {
 	if int(total) <= len(t.parts) || total > 100000 {
 		return fmt.Errorf("%w: topic %q has %d partitions; the new count must be larger (and at most 100000), got %d", ErrInvalidTopic, name, len(t.parts), total)
 	}
-	m := topicMeta{ID: t.id, Name: t.name, Partitions: total, ReplicationFactor: t.replicas, Config: t.cfg.Load().overrides, CreatedMs: t.createdMs}
-	nt := &topic{name: t.name, id: t.id, replicas: t.replicas, createdMs: t.createdMs}
+	m := topicMeta{ID: t.id, Name: t.name, Partitions: total, ReplicationFactor: t.replicas, Config: t.cfg.Load().overrides, CreatedMs: t.createdMs, KeyIndex: t.keyIndex}
+	nt := &topic{name: t.name, id: t.id, replicas: t.replicas, createdMs: t.createdMs, keyIndex: t.keyIndex}
 	nt.cfg.Store(t.cfg.Load())
 	nt.parts = append([]*partition(nil), t.parts...)
 	b := l.db.NewBatch()
@@ -598,6 +607,7 @@ func (t *topic) info() TopicInfo {
 	return TopicInfo{
 		Name: t.name, ID: t.id, Partitions: int32(len(t.parts)), ReplicationFactor: t.replicas,
 		CreatedMs: t.createdMs, Config: c.resolved, Overrides: cloneMap(c.overrides), Effective: cloneMap(c.effective),
+		KeyIndex: t.keyIndex,
 	}
 }
 
