@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -46,11 +47,29 @@ type AsyncAppender interface {
 	AppendAsync(ctx context.Context, records []Record, meta map[string][]byte) (wait func() error, err error)
 }
 
+// KeyLookup is an optional Log feature: the latest record of a key.
+// Latest returns the latest durable record whose key is key in a
+// partition of a topic created with TopicSpec.KeyIndex; a tombstone is
+// found, with a nil Value. found is false when the key has none there
+// (never written, or removed by retention or compaction). A topic
+// created without a key index is an error wrapping ErrNoKeyIndex. It is
+// safe for concurrent use, also with appends.
+type KeyLookup interface {
+	Latest(ctx context.Context, topic string, partition int32, key []byte) (rec Record, found bool, err error)
+}
+
+// ErrNoKeyIndex is KeyLookup's error for a topic without a key index.
+var ErrNoKeyIndex = errors.New("topic has no key index")
+
 // TopicSpec describes a topic the runtime creates.
 type TopicSpec struct {
 	Name       string
 	Partitions int32 // 0: the node's default
 	Config     map[string]string
+	// KeyIndex asks for an index of every key's latest record, for
+	// KeyLookup. A Log without KeyLookup ignores it; an existing topic
+	// keeps what it was created with.
+	KeyIndex bool
 }
 
 // GroupOffset is a committed offset: the next offset the group reads.

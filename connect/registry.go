@@ -40,7 +40,9 @@ type Env struct {
 	// durable records, so a source must itself remember the images of
 	// events it has emitted but not yet seen acknowledged. The postgres
 	// source fills unchanged TOAST values with it. Nil when the log
-	// cannot answer.
+	// cannot answer. The runtime sets it for kinds that implement
+	// PreviousImager (previous.go, which says how the record is found and
+	// read back); it is safe for concurrent use.
 	Previous func(ctx context.Context, ev *ChangeEvent) (after []Value, found bool, err error)
 }
 

@@ -97,7 +97,7 @@ func (t *task) retrying(ctx context.Context, what string, once func(context.Cont
 // whether any batch became durable.
 func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool, err error) {
 	c := t.c
-	src, err := kind.NewSource(c.cfg, Env{Name: c.name, Task: t.id, Logger: t.logger})
+	src, err := kind.NewSource(c.cfg, Env{Name: c.name, Task: t.id, Logger: t.logger, Previous: t.previousFunc()})
 	if err != nil {
 		return false, Fatal(fmt.Errorf("build source: %w", err))
 	}
@@ -238,7 +238,9 @@ func newSourceConverter(t *task) *sourceConverter {
 // partitions returns a topic's partition count, creating the topic on
 // first use: compacted (TopicDefaults) when its records have keys; a topic
 // of keyless records (a table without a primary key) cannot be compacted,
-// so it gets cleanup.policy delete, keeping the same week of history.
+// so it gets cleanup.policy delete, keeping the same week of history. A
+// keyed topic gets a key index when the source kind asks for previous
+// images (PreviousImager).
 func (sc *sourceConverter) partitions(ctx context.Context, topic string, keyed bool) (int32, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -250,7 +252,7 @@ func (sc *sourceConverter) partitions(ctx context.Context, topic string, keyed b
 	if !keyed {
 		cfg = map[string]string{"cleanup.policy": "delete", "retention.ms": strconv.Itoa(7 * 24 * 3600 * 1000)}
 	}
-	n, err := r.log.EnsureTopic(ctx, TopicSpec{Name: topic, Config: cfg})
+	n, err := r.log.EnsureTopic(ctx, TopicSpec{Name: topic, Config: cfg, KeyIndex: keyed && wantsPreviousImages(sc.t.c.kind)})
 	if err != nil {
 		return 0, fmt.Errorf("create topic %q: %w", topic, err)
 	}

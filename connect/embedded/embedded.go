@@ -30,7 +30,11 @@ func New(l *sluicelog.Log, partitions int32, replicationFactor int16) *Log {
 	return &Log{log: l, defaultPartitions: partitions, replicationFactor: replicationFactor}
 }
 
-var _ connect.Log = (*Log)(nil)
+var (
+	_ connect.Log           = (*Log)(nil)
+	_ connect.AsyncAppender = (*Log)(nil)
+	_ connect.KeyLookup     = (*Log)(nil)
+)
 
 func mapErr(err error) error {
 	switch {
@@ -44,6 +48,8 @@ func mapErr(err error) error {
 		return connect.Fatal(err)
 	case errors.Is(err, sluicelog.ErrClosed):
 		return connect.Retriable(err)
+	case errors.Is(err, sluicelog.ErrNoKeyIndex):
+		return fmt.Errorf("%w: %w", connect.ErrNoKeyIndex, err)
 	}
 	return err
 }
@@ -56,7 +62,7 @@ func (e *Log) EnsureTopic(ctx context.Context, spec connect.TopicSpec) (int32, e
 	if parts <= 0 {
 		parts = e.defaultPartitions
 	}
-	info, err := e.log.CreateTopic(sluicelog.TopicSpec{Name: spec.Name, Partitions: parts, ReplicationFactor: e.replicationFactor, Config: spec.Config})
+	info, err := e.log.CreateTopic(sluicelog.TopicSpec{Name: spec.Name, Partitions: parts, ReplicationFactor: e.replicationFactor, Config: spec.Config, KeyIndex: spec.KeyIndex})
 	if errors.Is(err, sluicelog.ErrTopicExists) {
 		info, err = e.log.Topic(spec.Name)
 	}
@@ -198,4 +204,17 @@ func (e *Log) FetchOffsets(ctx context.Context, group string) ([]connect.GroupOf
 
 func (e *Log) DeleteOffsets(ctx context.Context, group string) error {
 	return mapErr(e.log.DeleteGroupOffsets(group))
+}
+
+// Latest implements connect.KeyLookup with the log's key index.
+func (e *Log) Latest(ctx context.Context, topic string, partition int32, key []byte) (connect.Record, bool, error) {
+	r, ok, err := e.log.Latest(topic, partition, key)
+	if err != nil || !ok {
+		return connect.Record{}, false, mapErr(err)
+	}
+	cr := connect.Record{Topic: topic, Partition: partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, Value: r.Value}
+	for _, h := range r.Headers {
+		cr.Headers = append(cr.Headers, connect.Header{Key: h.Key, Value: h.Value})
+	}
+	return cr, true, nil
 }

@@ -1,0 +1,402 @@
+package connect_test
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/configs"
+	"github.com/sluice-cdc/sluice/connect"
+	"github.com/sluice-cdc/sluice/connect/embedded"
+	sluicelog "github.com/sluice-cdc/sluice/log"
+)
+
+// imgSource is a source whose batches the test hands it one by one; its
+// kind asks for previous images.
+type imgSource struct{ h *imgHarness }
+
+func (s *imgSource) Open(ctx context.Context, pos connect.Position) error { return nil }
+func (s *imgSource) Read(ctx context.Context) (connect.SourceBatch, error) {
+	select {
+	case b := <-s.h.batches:
+		return b, nil
+	case <-ctx.Done():
+		return connect.SourceBatch{}, ctx.Err()
+	}
+}
+func (s *imgSource) Ack(ctx context.Context, pos connect.Position) error {
+	s.h.mu.Lock()
+	s.h.acked = string(pos)
+	s.h.mu.Unlock()
+	return nil
+}
+func (s *imgSource) Close() error { return nil }
+
+type imgKind struct {
+	h    *imgHarness
+	want bool
+}
+
+func (imgKind) Name() string                               { return "img-source" }
+func (imgKind) Role() connect.Role                         { return connect.RoleSource }
+func (imgKind) Check(*configs.Connector) []configs.Problem { return nil }
+func (imgKind) Tasks(*configs.Connector) int               { return 1 }
+func (k imgKind) PreviousImages() bool                     { return k.want }
+func (k imgKind) NewSource(_ *configs.Connector, env connect.Env) (connect.Source, error) {
+	k.h.mu.Lock()
+	k.h.previous = env.Previous
+	k.h.mu.Unlock()
+	return &imgSource{h: k.h}, nil
+}
+
+// imgHarness runs one img-source connector over a real runtime and
+// embedded log.
+type imgHarness struct {
+	t       *testing.T
+	log     *sluicelog.Log
+	rt      *connect.Runtime
+	batches chan connect.SourceBatch
+	n       int // batches written
+
+	mu       sync.Mutex
+	acked    string
+	previous func(context.Context, *connect.ChangeEvent) ([]connect.Value, bool, error)
+}
+
+// newImgHarness starts connector "img" (config: the connector's YAML
+// fields after name and kind) and, before it, runs pre on the log.
+func newImgHarness(t *testing.T, config string, want bool, pre func(*sluicelog.Log)) *imgHarness {
+	l, err := sluicelog.Open(t.TempDir(), sluicelog.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pre != nil {
+		pre(l)
+	}
+	h := &imgHarness{t: t, log: l, batches: make(chan connect.SourceBatch)}
+	reg := connect.NewRegistry()
+	reg.Register(imgKind{h: h, want: want})
+	h.rt = connect.NewRuntime(embedded.New(l, 3, 1), reg, connect.RuntimeOptions{Logger: quiet(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	t.Cleanup(func() {
+		h.rt.Close()
+		l.Close()
+	})
+	cfg, err := configs.Parse("test.yaml", []byte("version: 1\nconnectors:\n  - name: img\n    kind: img-source\n"+config), configs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.rt.Start(cfg.Connectors); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the source to open", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.acked != "" || h.previous != nil || !want
+	})
+	return h
+}
+
+// write hands the source a batch of events and waits until it is durable.
+func (h *imgHarness) write(evs ...connect.ChangeEvent) {
+	h.t.Helper()
+	h.n++
+	pos := strconv.Itoa(h.n)
+	h.batches <- connect.SourceBatch{Events: evs, Position: connect.Position(pos)}
+	eventually(h.t, "batch "+pos+" to be durable", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.acked == pos
+	})
+}
+
+func (h *imgHarness) prev(ev connect.ChangeEvent) ([]connect.Value, bool) {
+	h.t.Helper()
+	h.mu.Lock()
+	p := h.previous
+	h.mu.Unlock()
+	if p == nil {
+		h.t.Fatal("Env.Previous is nil")
+	}
+	after, found, err := p(context.Background(), &ev)
+	if err != nil {
+		h.t.Fatalf("Previous: %v", err)
+	}
+	return after, found
+}
+
+// everyKind is a table with a column of every kind the json converter
+// writes and reads back.
+var everyKind = &connect.Table{Database: "shop", Schema: "public", Name: "every",
+	Columns: []connect.Column{
+		{Name: "id", Kind: connect.KindInt64},
+		{Name: "b", Kind: connect.KindBool, Optional: true},
+		{Name: "i16", Kind: connect.KindInt16, Optional: true},
+		{Name: "i32", Kind: connect.KindInt32, Optional: true},
+		{Name: "u64", Kind: connect.KindUint64, Optional: true},
+		{Name: "f32", Kind: connect.KindFloat32, Optional: true},
+		{Name: "f64", Kind: connect.KindFloat64, Optional: true},
+		{Name: "nan", Kind: connect.KindFloat64, Optional: true},
+		{Name: "dec", Kind: connect.KindDecimal, Precision: 10, Scale: 4, Optional: true},
+		{Name: "s", Kind: connect.KindString, Optional: true},
+		{Name: "by", Kind: connect.KindBytes, Optional: true},
+		{Name: "d", Kind: connect.KindDate, Optional: true},
+		{Name: "t", Kind: connect.KindTime, Prec: 3, Optional: true},
+		{Name: "ttz", Kind: connect.KindTimeTZ, Prec: 6, Optional: true},
+		{Name: "ts", Kind: connect.KindTimestamp, Prec: 6, Optional: true},
+		{Name: "tstz", Kind: connect.KindTimestampTZ, Prec: 3, Optional: true},
+		{Name: "iv", Kind: connect.KindInterval, Optional: true},
+		{Name: "u", Kind: connect.KindUUID, Optional: true},
+		{Name: "j", Kind: connect.KindJSON, Optional: true},
+		{Name: "e", Kind: connect.KindEnum, Enum: []string{"red", "green"}, Optional: true},
+		{Name: "set", Kind: connect.KindSet, Enum: []string{"a", "b"}, Optional: true},
+		{Name: "bits", Kind: connect.KindBits, Length: 12, Optional: true},
+		{Name: "geo", Kind: connect.KindGeometry, Optional: true},
+		{Name: "arr", Kind: connect.KindArray, Elem: connect.KindInt32, Optional: true},
+		{Name: "arr2", Kind: connect.KindArray, Elem: connect.KindString, Optional: true},
+		{Name: "big", Kind: connect.KindString, Optional: true}, // a TOASTed text
+	},
+	Key: []int{0}}
+
+// rowOf returns a row of everyKind with key id and values that change
+// with n (n = 0: every column but the key null).
+func rowOf(id int64, n int) []connect.Value {
+	if n == 0 {
+		row := make([]connect.Value, len(everyKind.Columns))
+		for i, c := range everyKind.Columns {
+			row[i] = connect.Null(c.Kind)
+		}
+		row[0] = connect.Int64(id)
+		return row
+	}
+	k := int64(n)
+	return []connect.Value{
+		connect.Int64(id),
+		connect.Bool(n%2 == 1),
+		{Kind: connect.KindInt16, Int: -k},
+		connect.Int32(int32(k * 1000)),
+		connect.Uint64(math.MaxUint64 - uint64(k)),
+		{Kind: connect.KindFloat32, Float: float64(float32(k) / 3)},
+		connect.Float64(float64(k) / 7),
+		connect.Float64(math.Inf(-1)),
+		connect.Decimal(strconv.FormatInt(k, 10) + ".0500"),
+		connect.String("row \"" + strconv.Itoa(n) + "\"\n\u2028 é <&>"),
+		connect.Bytes([]byte{byte(n), 0, 0xff}),
+		{Kind: connect.KindDate, Int: -719528 + k},
+		{Kind: connect.KindTime, Int: 12*3600e6 + k*1000, Prec: 3},
+		{Kind: connect.KindTimeTZ, Int: 3600e6 + k, Prec: 6, Offset: 19800},
+		{Kind: connect.KindTimestamp, Int: -86400e6 + k, Prec: 6},
+		{Kind: connect.KindTimestampTZ, Int: 1_714_564_800_000_000 + k*1000, Prec: 3},
+		{Kind: connect.KindInterval, Str: "P" + strconv.Itoa(n) + "DT1.5S"},
+		{Kind: connect.KindUUID, Str: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1" + strconv.Itoa(n%10)},
+		connect.JSON(`{"n": ` + strconv.Itoa(n) + `, "a": [true, null]}`),
+		{Kind: connect.KindEnum, Str: "green"},
+		{Kind: connect.KindSet, Str: "a,b"},
+		{Kind: connect.KindBits, Int: 12, Bytes: []byte{0x0a, byte(n)}},
+		{Kind: connect.KindGeometry, Bytes: []byte{1, 1, 0, 0, 0, byte(n)}},
+		{Kind: connect.KindArray, List: []connect.Value{connect.Int32(int32(k)), connect.Null(connect.KindInt32)}},
+		{Kind: connect.KindArray, List: []connect.Value{{Kind: connect.KindArray, List: []connect.Value{connect.String("x")}}, {Kind: connect.KindArray, List: []connect.Value{}}}},
+		connect.String(string(bytes.Repeat([]byte{'t'}, 3000+n))),
+	}
+}
+
+func everyEvent(op connect.Op, before, after []connect.Value) connect.ChangeEvent {
+	return connect.ChangeEvent{Op: op, Table: everyKind, Topic: "pg.public.every", Before: before, After: after,
+		Source: connect.SourceInfo{Connector: "postgresql", Name: "pg", Database: "shop", Schema: "public", Table: "every", TxID: "42"}}
+}
+
+// toastUpdate is an update of row id whose big text is unchanged and
+// unknown (null here), the event the postgres source asks Previous about.
+func toastUpdate(id int64, n int) connect.ChangeEvent {
+	after := rowOf(id, n)
+	after[len(after)-1] = connect.Null(connect.KindString)
+	return everyEvent(connect.OpUpdate, nil, after)
+}
+
+// sameRow compares images value for value: floats by their bits, empty
+// and nil bytes alike.
+func sameRow(t *testing.T, got, want []connect.Value) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("image of %d values, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !sameValue(got[i], want[i]) {
+			t.Errorf("column %s: %#v, want %#v", everyKind.Columns[i].Name, got[i], want[i])
+		}
+	}
+}
+
+func sameValue(a, b connect.Value) bool {
+	if a.Kind != b.Kind || a.Null != b.Null {
+		return false
+	}
+	if a.Null {
+		return true
+	}
+	if a.Int != b.Int || a.Uint != b.Uint || math.Float64bits(a.Float) != math.Float64bits(b.Float) || a.Str != b.Str ||
+		!bytes.Equal(a.Bytes, b.Bytes) || a.Prec != b.Prec || a.Offset != b.Offset || len(a.List) != len(b.List) || (a.Struct == nil) != (b.Struct == nil) {
+		return false
+	}
+	for i := range a.List {
+		if !sameValue(a.List[i], b.List[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// withoutSRID is a row as it reads back: a geometry's SRID is not
+// written (see AppendJSON).
+func withoutSRID(row []connect.Value) []connect.Value {
+	out := append([]connect.Value(nil), row...)
+	for i := range out {
+		if out[i].Kind == connect.KindGeometry {
+			out[i].Int = 0
+		}
+	}
+	return out
+}
+
+// TestPreviousRoundTrip writes rows through a real runtime and embedded
+// log and reads each row's last image back with Env.Previous, value for
+// value, for every converter and with the unwrap transform.
+func TestPreviousRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ name, config string }{
+		{"json", ""},
+		{"json-schema", "    converter: json-schema\n"},
+		{"raw", "    converter: raw\n"},
+		{"unwrap", "    transforms: [{type: unwrap, delete_handling: rewrite}]\n"},
+		{"unwrap json-schema", "    converter: json-schema\n    transforms: [{type: unwrap, delete_handling: rewrite, add_fields: [op, table, lsn]}]\n"},
+		{"filter and route", "    transforms: [{type: filter, tables: [public.every]}, {type: route, regex: '^pg\\.(.*)$', replacement: 'r.$1'}]\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newImgHarness(t, tc.config, true, nil)
+			if _, found := h.prev(toastUpdate(1, 9)); found {
+				t.Fatal("found a row never written")
+			}
+			// Several rows (the topic has 3 partitions), each updated.
+			h.write(everyEvent(connect.OpRead, nil, rowOf(1, 1)), everyEvent(connect.OpCreate, nil, rowOf(2, 0)), everyEvent(connect.OpCreate, nil, rowOf(3, 3)))
+			h.write(everyEvent(connect.OpUpdate, rowOf(1, 1), rowOf(1, 4)), everyEvent(connect.OpUpdate, nil, rowOf(3, 5)))
+			h.write(everyEvent(connect.OpUpdate, rowOf(1, 4), rowOf(1, 6)))
+			for id, want := range map[int64][]connect.Value{1: rowOf(1, 6), 2: rowOf(2, 0), 3: rowOf(3, 5)} {
+				got, found := h.prev(toastUpdate(id, 7))
+				if !found {
+					t.Fatalf("row %d not found", id)
+				}
+				sameRow(t, got, withoutSRID(want))
+			}
+
+			// A key change: the row is found under its old key.
+			got, found := h.prev(everyEvent(connect.OpUpdate, rowOf(3, 0), rowOf(30, 8)))
+			if !found {
+				t.Fatal("old key of a key change not found")
+			}
+			sameRow(t, got, withoutSRID(rowOf(3, 5)))
+
+			// A delete: the row is gone (its tombstone, or with unwrap the
+			// rewritten delete, is the latest record).
+			h.write(everyEvent(connect.OpDelete, rowOf(1, 6), nil))
+			if _, found := h.prev(toastUpdate(1, 7)); found {
+				t.Fatal("deleted row found")
+			}
+			if _, found := h.prev(everyEvent(connect.OpDelete, rowOf(2, 0), nil)); !found {
+				t.Fatal("Previous of a delete: the row's image not found")
+			}
+			// Written again, it is found again.
+			h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 10)))
+			got, found = h.prev(toastUpdate(1, 11))
+			if !found {
+				t.Fatal("re-created row not found")
+			}
+			sameRow(t, got, withoutSRID(rowOf(1, 10)))
+		})
+	}
+}
+
+// TestPreviousUnwrapDropsDeletes shows the documented gap: unwrap's default
+// delete handling leaves no trace of a delete in the log.
+func TestPreviousUnwrapDropsDeletes(t *testing.T) {
+	h := newImgHarness(t, "    transforms: [{type: unwrap}]\n", true, nil)
+	h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)))
+	h.write(everyEvent(connect.OpDelete, rowOf(1, 1), nil))
+	if _, found := h.prev(toastUpdate(1, 2)); !found {
+		t.Fatal("with unwrap dropping deletes, the last image before the delete is the latest record")
+	}
+}
+
+func TestPreviousNotFound(t *testing.T) {
+	t.Run("a column dropped", func(t *testing.T) {
+		h := newImgHarness(t, "    transforms: [{type: drop, columns: [public.every.s]}]\n", true, nil)
+		h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)))
+		if _, found := h.prev(toastUpdate(1, 2)); found {
+			t.Fatal("found an image whose column s a transform dropped")
+		}
+	})
+	t.Run("a column masked", func(t *testing.T) {
+		h := newImgHarness(t, "    transforms: [{type: mask, columns: [big], hash: sha256}]\n", true, nil)
+		h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)))
+		if _, found := h.prev(toastUpdate(1, 2)); found {
+			t.Fatal("found an image whose column big is masked")
+		}
+	})
+	t.Run("a column of another table masked", func(t *testing.T) {
+		h := newImgHarness(t, "    transforms: [{type: mask, columns: [public.other.big]}]\n", true, nil)
+		h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)))
+		if _, found := h.prev(toastUpdate(1, 2)); !found {
+			t.Fatal("a mask of another table's column hid this one's image")
+		}
+	})
+	t.Run("a filter drops the row", func(t *testing.T) {
+		h := newImgHarness(t, "    transforms: [{type: filter, expression: 'after.id != 1'}]\n", true, nil)
+		h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)), everyEvent(connect.OpCreate, nil, rowOf(2, 1)))
+		if _, found := h.prev(toastUpdate(1, 2)); found {
+			t.Fatal("found a filtered row")
+		}
+		if _, found := h.prev(toastUpdate(2, 2)); !found {
+			t.Fatal("row 2 not found")
+		}
+	})
+	t.Run("a keyless table", func(t *testing.T) {
+		h := newImgHarness(t, "", true, nil)
+		ev := everyEvent(connect.OpCreate, nil, rowOf(1, 1))
+		ev.Table = &connect.Table{Database: "shop", Schema: "public", Name: "every", Columns: everyKind.Columns}
+		h.write(ev)
+		if _, found := h.prev(ev); found {
+			t.Fatal("found a row of a table without a key")
+		}
+		if info, err := h.log.Topic("pg.public.every"); err != nil || info.KeyIndex {
+			t.Fatalf("a keyless topic got a key index: %+v %v", info, err)
+		}
+	})
+	t.Run("a topic created without a key index", func(t *testing.T) {
+		h := newImgHarness(t, "", true, func(l *sluicelog.Log) {
+			if _, err := l.CreateTopic(sluicelog.TopicSpec{Name: "pg.public.every", Partitions: 3}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)))
+		if _, found := h.prev(toastUpdate(1, 2)); found {
+			t.Fatal("found a row in a topic without a key index")
+		}
+	})
+}
+
+// TestPreviousOnlyForKindsThatAsk: a kind that does not implement
+// PreviousImager (or says false) gets no Previous and no key index.
+func TestPreviousOnlyForKindsThatAsk(t *testing.T) {
+	h := newImgHarness(t, "", false, nil)
+	h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)))
+	h.mu.Lock()
+	p := h.previous
+	h.mu.Unlock()
+	if p != nil {
+		t.Fatal("Env.Previous set for a kind that did not ask")
+	}
+	if info, err := h.log.Topic("pg.public.every"); err != nil || info.KeyIndex {
+		t.Fatalf("topic %+v %v: want no key index", info, err)
+	}
+}
