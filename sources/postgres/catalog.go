@@ -73,101 +73,253 @@ func (s *Source) publication(ctx context.Context) error {
 	return nil
 }
 
-// catColumn is a column as the catalog describes it, with its type OID.
+// catalogQuerier runs a query: a connection or a transaction.
+type catalogQuerier interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}
+
+// catColumn is a column as the catalog describes it, with its type OID and
+// the plan to read its values.
 type catColumn struct {
 	col  connect.Column
 	oid  uint32
-	info typeInfo
+	plan *plan
 }
 
 // tableFromCatalog describes a table from the catalog, as the current
 // transaction sees it.
-func (s *Source) tableFromCatalog(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, ref TableRef) (*connect.Table, error) {
+func (s *Source) tableFromCatalog(ctx context.Context, q catalogQuerier, ref TableRef) (*connect.Table, error) {
 	t, _, err := s.catalogTable(ctx, q, ref)
 	return t, err
 }
 
 // catalogTable describes a table from the catalog and returns its columns'
-// type facts too.
-func (s *Source) catalogTable(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, ref TableRef) (*connect.Table, []catColumn, error) {
+// type facts too. Its key is key_columns when they are set for it, else its
+// primary key, else its replica identity index; a table without any has
+// none (its records get a null key).
+func (s *Source) catalogTable(ctx context.Context, q catalogQuerier, ref TableRef) (*connect.Table, []catColumn, error) {
 	rows, err := q.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), a.attnotnull,
 			COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, ord) WHERE i.indrelid = c.oid AND i.indisprimary AND k.attnum = a.attnum), 0)::int4,
-			t.typtype::text, CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE 0 END, COALESCE(et.typtype::text, ''), COALESCE(et.typdelim::text, ','),
-			ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = CASE WHEN t.typtype = 'e' THEN t.oid ELSE et.oid END ORDER BY e.enumsortorder)
+			COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, ord) WHERE i.indrelid = c.oid AND i.indisreplident AND k.attnum = a.attnum), 0)::int4
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-			JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type et ON t.typcategory = 'A' AND et.oid = t.typelem
 		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`, ref.Schema, ref.Table)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rows.Close()
-	t := &connect.Table{Database: s.db, Schema: ref.Schema, Name: ref.Table}
-	var cat []catColumn
-	keyPos := map[int]int{}
+	var attrs []pgAttr
+	pkPos, riPos := map[int]int{}, map[int]int{}
 	for rows.Next() {
-		var (
-			name, typ, typtype, elemType, elemDelim string
-			oid, elem                               uint32
-			typmod                                  int32
-			notNull                                 bool
-			key                                     int32
-			labels                                  []string
-		)
-		if err := rows.Scan(&name, &oid, &typmod, &typ, &notNull, &key, &typtype, &elem, &elemType, &elemDelim, &labels); err != nil {
+		var a pgAttr
+		var pk, ri int32
+		if err := rows.Scan(&a.name, &a.oid, &a.typmod, &a.typeName, &a.notNull, &pk, &ri); err != nil {
+			rows.Close()
 			return nil, nil, err
 		}
-		if key > 0 {
-			keyPos[int(key)] = len(t.Columns)
+		if pk > 0 {
+			pkPos[int(pk)] = len(attrs)
 		}
-		info := typeInfo{enum: typtype == "e", elem: elem, elemEnum: elemType == "e", elemDelim: elemDelim, labels: labels}
-		col := column(name, oid, typmod, typ, notNull, info)
-		t.Columns = append(t.Columns, col)
-		cat = append(cat, catColumn{col: col, oid: oid, info: info})
+		if ri > 0 {
+			riPos[int(ri)] = len(attrs)
+		}
+		attrs = append(attrs, a)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	for k := 1; k <= len(keyPos); k++ {
-		if i, ok := keyPos[k]; ok {
-			t.Key = append(t.Key, i)
-		}
+	oids := make([]uint32, len(attrs))
+	for i, a := range attrs {
+		oids[i] = a.oid
 	}
+	types, err := loadTypes(ctx, q, oids)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &connect.Table{Database: s.db, Schema: ref.Schema, Name: ref.Table}
+	cat := make([]catColumn, len(attrs))
+	ps := make([]*plan, len(attrs))
+	for i, a := range attrs {
+		col, p := describe(types, a.name, a.typeName, a.oid, a.typmod, a.notNull)
+		t.Columns = append(t.Columns, col)
+		cat[i], ps[i] = catColumn{col: col, oid: a.oid, plan: p}, p
+	}
+	setPlans(t, ps)
+	t.Key = s.tableKey(ref, t.Columns, inOrder(pkPos), inOrder(riPos))
 	return t, cat, nil
 }
 
-// relationTable builds the table of a relation message, with type names
-// and nullability from the catalog when it still has the table.
+// inOrder returns the values of an index position → column map in
+// position order (positions from 1).
+func inOrder(pos map[int]int) []int {
+	var out []int
+	for k := 1; k <= len(pos); k++ {
+		if i, ok := pos[k]; ok {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// tableKey chooses a table's key columns: key_columns when set for it
+// (those of them that cols has), else pk, else ri.
+func (s *Source) tableKey(ref TableRef, cols []connect.Column, pk, ri []int) []int {
+	if names, ok := s.cfg.KeyColumns[ref]; ok {
+		var key []int
+		for _, name := range names {
+			for i := range cols {
+				if cols[i].Name == name {
+					key = append(key, i)
+					break
+				}
+			}
+		}
+		if len(key) > 0 {
+			return key
+		}
+	}
+	if len(pk) > 0 {
+		return pk
+	}
+	return ri
+}
+
+// loadTypes reads from pg_type the types oids and every type they refer
+// to: domains' base types, arrays' elements, composites' attributes.
+func loadTypes(ctx context.Context, q catalogQuerier, oids []uint32) (map[uint32]*pgType, error) {
+	types := map[uint32]*pgType{}
+	pending := oids
+	for len(pending) > 0 {
+		var want []int64
+		seen := map[uint32]bool{}
+		for _, o := range pending {
+			if _, ok := types[o]; !ok && o != 0 && !seen[o] {
+				seen[o] = true
+				want = append(want, int64(o))
+			}
+		}
+		pending = nil
+		if len(want) == 0 {
+			break
+		}
+		rows, err := q.Query(ctx, `SELECT t.oid, t.typtype::text, t.typcategory::text, t.typbasetype, t.typtypmod, t.typnotnull,
+				t.typelem, t.typdelim::text, t.typrelid,
+				t.typname = 'hstore' AND EXISTS (SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+					WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e' AND e.extname = 'hstore'),
+				ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)
+			FROM pg_type t WHERE t.oid::int8 = ANY($1::int8[])`, want)
+		if err != nil {
+			return nil, err
+		}
+		var relids []int64
+		byRel := map[uint32]*pgType{}
+		for rows.Next() {
+			var t pgType
+			var typtype, category, delim string
+			if err := rows.Scan(&t.oid, &typtype, &category, &t.base, &t.baseMod, &t.notNull, &t.elem, &delim, &t.relid, &t.hstore, &t.labels); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			t.typtype, t.category, t.delim = typtype[0], category[0], delim[0]
+			types[t.oid] = &t
+			switch {
+			case t.typtype == 'd':
+				pending = append(pending, t.base)
+			case t.typtype == 'c':
+				relids = append(relids, int64(t.relid))
+				byRel[t.relid] = &t
+			case t.elem != 0:
+				pending = append(pending, t.elem)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(relids) == 0 {
+			continue
+		}
+		rows, err = q.Query(ctx, `SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), a.attnotnull
+			FROM pg_attribute a WHERE a.attrelid::int8 = ANY($1::int8[]) AND a.attnum > 0 AND NOT a.attisdropped
+			ORDER BY a.attrelid, a.attnum`, relids)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var rel uint32
+			var a pgAttr
+			if err := rows.Scan(&rel, &a.name, &a.oid, &a.typmod, &a.typeName, &a.notNull); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if t := byRel[rel]; t != nil {
+				t.attrs = append(t.attrs, a)
+				pending = append(pending, a.oid)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return types, nil
+}
+
+// relationTable builds the table of a relation message. While the catalog
+// still has the table, each column whose type is unchanged takes the
+// catalog's description (type name, nullability, plan), and the key is
+// the catalog's (see catalogTable); otherwise the column is described by
+// its type OID alone and the key is the message's replica identity.
 func (s *Source) relationTable(ctx context.Context, m *pglogrepl.RelationMessage) (*connect.Table, error) {
 	ref := TableRef{Schema: m.Namespace, Table: m.RelationName}
-	_, cat, err := s.catalogTable(ctx, s.meta, ref)
+	ct, cat, err := s.catalogTable(ctx, s.meta, ref)
 	if err != nil {
 		return nil, s.retriable("describe %s: %w", ref, err)
 	}
-	byName := map[string]*catColumn{}
+	byName := map[string]int{}
 	for i := range cat {
-		byName[cat[i].col.Name] = &cat[i]
+		byName[cat[i].col.Name] = i
 	}
 	t := &connect.Table{Database: s.db, Schema: m.Namespace, Name: m.RelationName}
+	ps := make([]*plan, len(m.Columns))
+	known := len(cat) > 0
 	for i, c := range m.Columns {
-		typ, notNull, info := "", false, typeInfo{}
-		if cc, ok := byName[c.Name]; ok {
-			typ, notNull = cc.col.Type, !cc.col.Optional
-			if cc.oid == c.DataType {
-				info = cc.info
+		j, ok := byName[c.Name]
+		if ok && cat[j].oid == c.DataType {
+			t.Columns = append(t.Columns, cat[j].col)
+			ps[i] = cat[j].plan
+			continue
+		}
+		known = false
+		typ, notNull := "oid:"+strconv.FormatUint(uint64(c.DataType), 10), false
+		if ok {
+			typ, notNull = cat[j].col.Type, !cat[j].col.Optional
+		}
+		t.Columns = append(t.Columns, scalarColumn(c.Name, typ, c.DataType, c.TypeModifier, notNull))
+	}
+	setPlans(t, ps)
+	if known && len(m.Columns) == len(cat) {
+		for _, k := range ct.Key {
+			if i, ok := indexOf(m.Columns, cat[k].col.Name); ok {
+				t.Key = append(t.Key, i)
 			}
 		}
-		if typ == "" {
-			typ = "oid:" + strconv.FormatUint(uint64(c.DataType), 10)
-		}
-		t.Columns = append(t.Columns, column(c.Name, c.DataType, c.TypeModifier, typ, notNull, info))
+		return t, nil
+	}
+	for i, c := range m.Columns {
 		if c.Flags&1 != 0 {
 			t.Key = append(t.Key, i)
 		}
 	}
 	return t, nil
+}
+
+// indexOf returns the index of the relation column named name.
+func indexOf(cols []*pglogrepl.RelationMessageColumn, name string) (int, bool) {
+	for i, c := range cols {
+		if c.Name == name {
+			return i, true
+		}
+	}
+	return 0, false
 }

@@ -30,6 +30,11 @@ type Config struct {
 	// SnapshotChunkSize is snapshot_chunk_size: the rows of one snapshot
 	// chunk (one batch, one stored position). Default: 1024.
 	SnapshotChunkSize int
+	// KeyColumns is key_columns: the key of a table, by table, in place
+	// of its primary key (or replica identity index). Each table is one
+	// of tables or matched by one of its patterns; Open checks that the
+	// columns exist, are NOT NULL and unique. Default: none.
+	KeyColumns map[TableRef][]string
 }
 
 // TableRef is one entry of tables: a schema and a table name, or "*" for
@@ -58,7 +63,7 @@ const DefaultSnapshotChunkSize = 1024
 // DefaultHeartbeatInterval is heartbeat_interval's default.
 const DefaultHeartbeatInterval = 10 * time.Second
 
-var keys = []string{"dsn", "tables", "slot", "publication", "snapshot", "topic_prefix", "create_publication", "heartbeat_interval", "snapshot_parallelism", "snapshot_chunk_size"}
+var keys = []string{"dsn", "tables", "slot", "publication", "snapshot", "topic_prefix", "create_publication", "heartbeat_interval", "snapshot_parallelism", "snapshot_chunk_size", "key_columns"}
 
 var (
 	// ident is an unquoted Postgres identifier as the tables list takes it.
@@ -192,7 +197,61 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 			}
 		}
 	}
+	if e, ok := es["key_columns"]; ok {
+		cfg.KeyColumns = keyColumns(ck, e.Value, cfg.Tables)
+	}
 	return cfg, ck.Problems
+}
+
+// keyColumns decodes key_columns: a mapping of schema.table, one of tables
+// or matched by one of its patterns, to a list of column names.
+func keyColumns(ck *configs.BlockChecker, n *yaml.Node, tables []TableRef) map[TableRef][]string {
+	m := configs.Deref(n)
+	if m.Kind != yaml.MappingNode {
+		ck.Report(n, "config.key_columns", "expected a mapping, got "+configs.Describe(m), "write a mapping such as {public.events: [id, created_at]}")
+		return nil
+	}
+	out := map[TableRef][]string{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		p := "config.key_columns." + k.Value
+		schema, table, ok := strings.Cut(k.Value, ".")
+		if !ok || !ident.MatchString(schema) || !ident.MatchString(table) {
+			ck.Report(k, p, fmt.Sprintf("%q is not schema.table", configs.Clip(k.Value)), "write such as public.events")
+			continue
+		}
+		ref := TableRef{Schema: schema, Table: table}
+		if _, dup := out[ref]; dup {
+			ck.Report(k, p, ref.String()+" is listed twice", "")
+			continue
+		}
+		if len(tables) > 0 && !slices.ContainsFunc(tables, func(t TableRef) bool { return t == ref || t.Schema == schema && t.Table == "*" }) {
+			ck.Report(k, p, ref.String()+" is not among tables", "add it to tables, or remove it here")
+		}
+		l := configs.Deref(v)
+		if l.Kind != yaml.SequenceNode || len(l.Content) == 0 {
+			ck.Report(v, p, "expected a list of column names, got "+configs.Describe(l), "write a list such as [id]")
+			continue
+		}
+		var cols []string
+		for j, item := range l.Content {
+			ip := fmt.Sprintf("%s[%d]", p, j)
+			var name string
+			if !ck.Text(item, ip, &name) {
+				continue
+			}
+			switch {
+			case name == "":
+				ck.Report(item, ip, "empty column name", "")
+			case slices.Contains(cols, name):
+				ck.Report(item, ip, fmt.Sprintf("column %q is listed twice", configs.Clip(name)), "")
+			default:
+				cols = append(cols, name)
+			}
+		}
+		out[ref] = cols
+	}
+	return out
 }
 
 // tables decodes the tables list.
