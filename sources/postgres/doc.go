@@ -14,6 +14,26 @@
 //	heartbeat_interval: 10s              # how often a standby status update and a heartbeat message are sent
 //	snapshot_parallelism: 1              # tables the initial snapshot reads at once, each on its own connection
 //	snapshot_chunk_size: 1024            # rows per snapshot chunk: one batch, one stored position
+//	key_columns:                         # default: none
+//	  public.events: [id, source]        # schema.table (one of tables) → its key columns, as the catalog spells them
+//
+// A table's key, in the snapshot and in the stream alike, is its
+// key_columns, else its primary key, else its replica identity index
+// (REPLICA IDENTITY USING INDEX); a table with none of them (REPLICA
+// IDENTITY FULL) has records with a null key. key_columns are checked at
+// Open (preflight.go): the table must be one that tables captures, and the
+// columns must exist, be NOT NULL and have a unique index on them or on
+// some of them, because the snapshot pages through a table by key and a
+// key that does not tell rows apart would skip some.
+//
+// Open also checks, before it creates anything, that the role may
+// replicate (REPLICATION or superuser: "ALTER ROLE x WITH REPLICATION"),
+// read every table ("GRANT SELECT ON s.t TO x", "GRANT USAGE ON SCHEMA s
+// TO x") and create a missing publication (it owns the tables), and that
+// no table lacks both a primary key and key_columns while its replica
+// identity is DEFAULT or NOTHING (Postgres then refuses its UPDATEs and
+// DELETEs once published: "ALTER TABLE s.t REPLICA IDENTITY FULL, or set
+// key_columns for it"). Every problem found is listed in one fatal error.
 //
 // # Open
 //
@@ -96,15 +116,58 @@
 //
 // # Types
 //
-// Besides the scalar types (bool, integers, floats, numeric as exact
-// decimal text, bytea, date and time types, interval, uuid, json/jsonb):
-// arrays of them whose element delimiter is ',' are KindArray with the
-// element kind in Column.Elem (more dimensions nest arrays; NULL elements
-// are nulls of the element kind); user enums are KindEnum with their
-// labels in Column.Enum; bit and varbit are KindBits, Bytes right-aligned
-// big-endian and Int the length in bits; money is KindDecimal: the
-// sessions set lc_monetary to C so that money prints as "$1,234.56", and
-// the source turns that into "1234.56".
+// The snapshot's SELECT and pgoutput both send values in text form, and
+// both go through value (values.go), so a row arrives the same from
+// either. The sessions set timezone UTC, DateStyle ISO, IntervalStyle
+// iso_8601, bytea_output hex, extra_float_digits 1 and lc_monetary C. A
+// NULL is a null of the column's kind; an empty string, array or hstore is
+// a value.
+//
+//	bool                          KindBool
+//	smallint, integer, bigint     KindInt16, KindInt32, KindInt64
+//	oid                           KindInt64
+//	real, double precision        KindFloat32, KindFloat64, NaN and ±Infinity included
+//	numeric                       KindDecimal, the exact text ("NaN", "Infinity", "-Infinity" too);
+//	                              Precision and Scale from the type modifier
+//	money                         KindDecimal: "$1,234.56" (lc_monetary C) becomes "1234.56"
+//	bytea                         KindBytes
+//	date                          KindDate; years past 9999 and BC (1 BC is year 0); infinity and
+//	                              -infinity are math.MaxInt32 and math.MinInt32 days, past
+//	                              Postgres's range
+//	time, timetz                  KindTime, KindTimeTZ, Prec from the type modifier (6 without);
+//	                              24:00:00 is kept
+//	timestamp, timestamptz        KindTimestamp, KindTimestampTZ, microseconds since 1970 (UTC);
+//	                              infinity and -infinity are math.MaxInt64 and math.MinInt64 (the
+//	                              json converter writes "+294247-01-10T04:00:54.775807Z"); a
+//	                              timestamp after 294246 AD does not fit and is an error
+//	interval                      KindInterval, ISO 8601
+//	uuid                          KindUUID, lower case
+//	json, jsonb                   KindJSON, the text as the server prints it
+//	bit, varbit                   KindBits
+//	enums                         KindEnum, the labels in Column.Enum
+//	arrays                        KindArray, the element kind in Column.Elem; more dimensions nest;
+//	                              the element type's delimiter is used (';' for box[])
+//	domains                       their base type's kind, precision, scale and length, NOT NULL
+//	                              (Column.Optional false) when the domain is
+//	composite types               KindJSON: a JSON object of the attributes by name (below)
+//	hstore                        KindJSON: a JSON object of strings and nulls in hstore's order,
+//	                              as Debezium's hstore.handling.mode=json (with the extension)
+//	anything else                 KindString holding Postgres's text form, as Debezium does:
+//	                              text, varchar, char (blank-padded), xml, inet, cidr, macaddr,
+//	                              macaddr8, tsvector, ranges ("[1,10)", "empty"), geometric types
+//	                              ("(1,2)", "(1,1),(0,0)", "<(0,0),1>")
+//
+// A composite value cannot be asked of the server as JSON in pgoutput, so
+// both paths parse its record text form (`(1,"a b",,)`). When a table
+// is described (catalog.go), the composite's attributes are read from
+// pg_attribute of its typrelid, and each attribute is then read as a
+// column of its type would be (nested composites, arrays, domains, enums
+// too) and written as the json converter writes that value: numeric as a
+// string, bytea as base64, timestamps in ISO 8601. An attribute added to
+// the type after the table was described has the name "f<N>" and its text
+// as a string until the next relation message. The attributes, the hstore
+// mark and an array's delimiter do not fit in connect.Column, so each such
+// column's plan is kept beside it (types.go).
 //
 // # Not done yet
 //
