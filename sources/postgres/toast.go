@@ -175,3 +175,9 @@ func (s *Source) placeholders(ev *connect.ChangeEvent, missing []int) error {
 	}
 	return nil
 }
+
+// PreviousImages asks the runtime for Env.Previous, and so for a key index
+// on the kind's topics (connect.PreviousImager).
+func (*Kind) PreviousImages() bool { return true }
+
+var _ connect.PreviousImager = (*Kind)(nil)
