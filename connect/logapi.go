@@ -67,8 +67,8 @@ type TopicSpec struct {
 	Partitions int32 // 0: the node's default
 	Config     map[string]string
 	// KeyIndex asks for an index of every key's latest record, for
-	// KeyLookup. A Log without KeyLookup ignores it; an existing topic
-	// keeps what it was created with.
+	// KeyLookup; EnsureTopic gives an existing topic one (the embedded
+	// log indexes its records then). A Log without KeyLookup ignores it.
 	KeyIndex bool
 }
 

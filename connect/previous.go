@@ -13,9 +13,9 @@ import (
 // When PreviousImages returns true the runtime creates the topics of the
 // kind's tasks with a key index (TopicSpec.KeyIndex), which is what lets
 // the log answer Previous, and gives the tasks an Env.Previous when the
-// log has the KeyLookup feature. A topic that already exists keeps what it
-// was created with: one created without a key index answers "not found"
-// (and the runtime logs that once).
+// log has the KeyLookup feature. A topic that already exists without one
+// is given a key index (EnsureTopic) when the task first writes to it, or
+// first looks a row of it up.
 type PreviousImager interface {
 	PreviousImages() bool
 }
@@ -34,7 +34,7 @@ func (t *task) previousFunc() func(ctx context.Context, ev *ChangeEvent) ([]Valu
 	if !ok || !wantsPreviousImages(t.c.kind) {
 		return nil
 	}
-	f := &previousFinder{t: t, kl: kl, parts: map[string]int32{}, warned: map[string]bool{}}
+	f := &previousFinder{t: t, kl: kl, parts: map[string]int32{}, tried: map[string]bool{}, noIndex: map[string]bool{}}
 	return f.previous
 }
 
@@ -44,9 +44,10 @@ type previousFinder struct {
 	t  *task
 	kl KeyLookup
 
-	mu     sync.Mutex
-	parts  map[string]int32 // partition counts of topics seen
-	warned map[string]bool  // topics without a key index, logged once
+	mu      sync.Mutex
+	parts   map[string]int32 // partition counts of topics seen
+	tried   map[string]bool  // topics ensureIndex was tried on
+	noIndex map[string]bool  // topics without a key index, logged once
 }
 
 // previous implements Env.Previous (see its contract in registry.go).
@@ -69,7 +70,8 @@ type previousFinder struct {
 // of the table's columns (drop, mask, insert and unwrap fields named like
 // a column); a column's JSON does not read back as its kind (the column's
 // type changed since; see decodeJSONValue for what reads back); the
-// topic was created without a key index. An error is the log's.
+// topic has no key index and the log could not give it one. An error is
+// the log's.
 //
 // Transforms that drop a delete and its tombstone (unwrap's defaults,
 // delete_handling drop with drop_tombstones; a filter on ops) leave no
@@ -107,6 +109,9 @@ func (f *previousFinder) previous(ctx context.Context, ev *ChangeEvent) ([]Value
 		return nil, false, err
 	}
 	rec, found, err := f.kl.Latest(ctx, m.Topic, Partition(k, n), k)
+	if errors.Is(err, ErrNoKeyIndex) && f.ensureIndex(ctx, m.Topic) {
+		rec, found, err = f.kl.Latest(ctx, m.Topic, Partition(k, n), k)
+	}
 	if errors.Is(err, ErrNoKeyIndex) {
 		f.warnNoIndex(m.Topic)
 		return nil, false, nil
@@ -143,15 +148,34 @@ func (f *previousFinder) partitions(ctx context.Context, topic string) (int32, b
 	return n, true, nil
 }
 
+// ensureIndex asks the log, once per topic, to give an existing topic
+// that was created without one a key index (as the source task does when
+// it first writes to it), and reports whether it asked.
+func (f *previousFinder) ensureIndex(ctx context.Context, topic string) bool {
+	f.mu.Lock()
+	tried := f.tried[topic]
+	f.tried[topic] = true // not again, whatever happens
+	f.mu.Unlock()
+	if tried {
+		return false
+	}
+	r := f.t.c.r
+	if _, err := r.log.EnsureTopic(ctx, TopicSpec{Name: topic, Config: r.opts.TopicDefaults, KeyIndex: true}); err != nil {
+		f.t.logger.Warn("connect: could not give a topic a key index", "topic", topic, "err", err)
+		return false
+	}
+	return true
+}
+
 func (f *previousFinder) warnNoIndex(topic string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.warned[topic] {
+	if f.noIndex[topic] {
 		return
 	}
-	f.warned[topic] = true
+	f.noIndex[topic] = true
 	f.t.logger.Warn("connect: topic has no key index, so the previous images of its rows cannot be read back; "+
-		"it was created before the source asked for one (or by hand). Recreate the topic, or reset the connector to re-snapshot into new topics, to enable it",
+		"the log cannot give it one (see the error logged before)",
 		"topic", topic)
 }
 

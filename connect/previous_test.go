@@ -70,7 +70,11 @@ type imgHarness struct {
 // newImgHarness starts connector "img" (config: the connector's YAML
 // fields after name and kind) and, before it, runs pre on the log.
 func newImgHarness(t *testing.T, config string, want bool, pre func(*sluicelog.Log)) *imgHarness {
-	l, err := sluicelog.Open(t.TempDir(), sluicelog.Options{Logger: quiet()})
+	return openImgHarness(t, t.TempDir(), config, want, pre)
+}
+
+func openImgHarness(t *testing.T, dir, config string, want bool, pre func(*sluicelog.Log)) *imgHarness {
+	l, err := sluicelog.Open(dir, sluicelog.Options{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +85,7 @@ func newImgHarness(t *testing.T, config string, want bool, pre func(*sluicelog.L
 	reg := connect.NewRegistry()
 	reg.Register(imgKind{h: h, want: want})
 	h.rt = connect.NewRuntime(embedded.New(l, 3, 1), reg, connect.RuntimeOptions{Logger: quiet(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	t.Cleanup(func() {
-		h.rt.Close()
-		l.Close()
-	})
+	t.Cleanup(h.close)
 	cfg, err := configs.Parse("test.yaml", []byte("version: 1\nconnectors:\n  - name: img\n    kind: img-source\n"+config), configs.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +99,14 @@ func newImgHarness(t *testing.T, config string, want bool, pre func(*sluicelog.L
 		return h.acked != "" || h.previous != nil || !want
 	})
 	return h
+}
+
+func (h *imgHarness) close() {
+	if h.rt != nil {
+		h.rt.Close()
+		h.log.Close()
+		h.rt = nil
+	}
 }
 
 // write hands the source a batch of events and waits until it is durable.
@@ -372,15 +381,41 @@ func TestPreviousNotFound(t *testing.T) {
 			t.Fatalf("a keyless topic got a key index: %+v %v", info, err)
 		}
 	})
-	t.Run("a topic created without a key index", func(t *testing.T) {
+}
+
+// TestPreviousIndexesExistingTopics: topics created without a key index
+// (before the kind asked for previous images, or by hand) get one when the
+// task first writes to them or first looks a row up.
+func TestPreviousIndexesExistingTopics(t *testing.T) {
+	t.Run("first write", func(t *testing.T) {
 		h := newImgHarness(t, "", true, func(l *sluicelog.Log) {
-			if _, err := l.CreateTopic(sluicelog.TopicSpec{Name: "pg.public.every", Partitions: 3}); err != nil {
+			if _, err := l.CreateTopic(sluicelog.TopicSpec{Name: "pg.public.every", Partitions: 3, Config: map[string]string{"cleanup.policy": "compact"}}); err != nil {
 				t.Fatal(err)
 			}
 		})
 		h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)))
-		if _, found := h.prev(toastUpdate(1, 2)); found {
-			t.Fatal("found a row in a topic without a key index")
+		got, found := h.prev(toastUpdate(1, 2))
+		if !found {
+			t.Fatal("row not found in a topic created without a key index")
+		}
+		sameRow(t, got, withoutSRID(rowOf(1, 1)))
+	})
+	t.Run("first lookup after a restart", func(t *testing.T) {
+		dir := t.TempDir()
+		h := openImgHarness(t, dir, "", false, nil) // the kind did not ask yet
+		h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)), everyEvent(connect.OpCreate, nil, rowOf(2, 2)))
+		h.write(everyEvent(connect.OpUpdate, nil, rowOf(1, 3)))
+		h.close()
+		h = openImgHarness(t, dir, "", true, nil)
+		for id, want := range map[int64][]connect.Value{1: rowOf(1, 3), 2: rowOf(2, 2)} {
+			got, found := h.prev(toastUpdate(id, 4))
+			if !found {
+				t.Fatalf("row %d not found after the restart", id)
+			}
+			sameRow(t, got, withoutSRID(want))
+		}
+		if info, _ := h.log.Topic("pg.public.every"); !info.KeyIndex {
+			t.Fatalf("topic not indexed: %+v", info)
 		}
 	})
 }

@@ -218,7 +218,7 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		for k := range j.recs {
 			size += j.recs[k].size()
 		}
-		if j.t.keyIndex {
+		if j.t.keyIndex.Load() {
 			// An index entry per record: its key again, and 36 bytes.
 			size += len(j.raw) + 36*j.n
 			for k := range j.recs {
@@ -289,7 +289,7 @@ func (l *Log) AppendAsync(ctx context.Context, w Write) (*Pending, error) {
 		last := base + int64(j.n) - 1
 		hdr, _ := parseBatchHeader(stored[storedCRCLen:])
 		p.appendLocked(b, stored, hdr, nowMs, cfg)
-		if j.t.keyIndex {
+		if j.t.keyIndex.Load() {
 			if j.raw != nil {
 				// checkRawBatch has walked these records: cannot fail.
 				_ = ix.addRaw(b, j.t.id, p.id, stored[storedCRCLen:], hdr)

@@ -59,7 +59,8 @@
 //	0x09 <topic id:4> <partition:4> 0x01 <hash:16>   the same for a key longer than 512 bytes (SHA-256, first 16 bytes)
 //
 // The key index (0x09) exists only for topics created with
-// TopicSpec.KeyIndex ("key_index" in the topic record). Its entries are
+// TopicSpec.KeyIndex, or given one by EnableKeyIndex ("key_index" in the
+// topic record). Its entries are
 // written in the same pebble batch as the records, and are not corrected
 // by retention, compaction or truncation: Latest checks that an entry
 // points to a committed record of the same key, and otherwise answers
@@ -108,7 +109,7 @@
 //	keys.go          the key layout
 //	topicconfig.go   Kafka topic configs and their defaults
 //	truncate.go      truncation, high watermark and leader epochs (replication)
-//	keyindex.go      the optional key index and Latest
+//	keyindex.go      the optional key index, Latest and EnableKeyIndex
 //	groups.go        consumer-group committed offsets
 //	cleaner_plan.go  retention and compaction decisions (pure)
 //	cleaner.go       retention and compaction I/O, the cleaner loop
@@ -119,5 +120,7 @@
 // Log.mu guards the topic map. Each partition has cleanMu (cleaner,
 // truncation, deletion) and mu (appends, segments, epochs); take cleanMu
 // before mu, and several partitions' mu in (topic id, partition) order.
+// Log.indexMu (EnableKeyIndex, CreatePartitions) comes before Log.mu, and
+// EnableKeyIndex never takes Log.mu while it holds partition locks.
 // HW, LEO, log start and size are atomics that readers use without locks.
 package log

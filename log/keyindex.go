@@ -34,6 +34,9 @@ import (
 // committed) answers "not found" too: Latest reads only committed records.
 // A key's earlier records are not indexed, so a stale entry cannot fall
 // back to them.
+//
+// A topic created without an index gets one with EnableKeyIndex, which
+// scans the topic once with its partitions locked.
 
 // ErrNoKeyIndex is returned by Latest for a topic created without a key
 // index.
@@ -151,7 +154,7 @@ func (l *Log) Latest(topic string, part int32, key []byte) (rec Record, found bo
 		return Record{}, false, err
 	}
 	t := p.topic.Load()
-	if !t.keyIndex {
+	if !t.keyIndex.Load() {
 		return Record{}, false, fmt.Errorf("%w: topic %q was created without one", ErrNoKeyIndex, topic)
 	}
 	if key == nil {
@@ -275,4 +278,102 @@ func (r Record) clone() Record {
 		}
 	}
 	return c
+}
+
+// EnableKeyIndex turns on the key index of an existing topic: it indexes
+// every record the topic holds, then appends keep the index as for a topic
+// created with TopicSpec.KeyIndex. Appends to the topic, its cleaning and
+// truncation wait while its partitions are scanned; other topics are not
+// held up. A topic that has an index is left alone. A crash before it
+// returns leaves the topic without an index (the entries written so far
+// are overwritten by the next EnableKeyIndex).
+func (l *Log) EnableKeyIndex(name string) error {
+	if err := l.writable(); err != nil {
+		return err
+	}
+	l.indexMu.Lock()
+	defer l.indexMu.Unlock()
+	t, err := l.topic(name)
+	if err != nil {
+		return err
+	}
+	if t.keyIndex.Load() {
+		return nil
+	}
+	records, err := l.indexPartitions(t)
+	if err != nil {
+		return err
+	}
+	// Appends index from now on; persist the flag. The meta write takes
+	// l.mu, which must not be taken under the partitions' locks.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if cur, ok := l.mu.topics[name]; ok && cur.id == t.id {
+		m := topicMeta{ID: cur.id, Name: cur.name, Partitions: int32(len(cur.parts)), ReplicationFactor: cur.replicas,
+			Config: cur.cfg.Load().overrides, CreatedMs: cur.createdMs, KeyIndex: true}
+		b := l.db.NewBatch()
+		defer b.Close()
+		if err := l.putTopicMeta(b, m); err != nil {
+			return err
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			return l.fail(fmt.Errorf("enable the key index of topic %q: %w", name, err))
+		}
+	}
+	l.logger.Info("log: key index enabled", "topic", name, "records_indexed", records)
+	return nil
+}
+
+// indexPartitions writes the index entries of every record of t's
+// partitions, and sets t's flag, with every partition locked.
+func (l *Log) indexPartitions(t *topic) (int64, error) {
+	for _, p := range t.parts {
+		p.cleanMu.Lock()
+		p.mu.Lock()
+	}
+	defer func() {
+		for _, p := range t.parts {
+			p.mu.Unlock()
+			p.cleanMu.Unlock()
+		}
+	}()
+	if t.deleted.Load() {
+		return 0, fmt.Errorf("%w: topic %q was deleted", ErrUnknownTopic, t.name)
+	}
+	var ix indexer
+	var records int64
+	for _, p := range t.parts {
+		b := l.db.NewBatch()
+		err := p.scanBatches(p.logStart.Load(), p.mu.leo, func(key, stored []byte) error {
+			raw, h, err := openStored(stored)
+			if err != nil {
+				return &CorruptionError{Topic: t.name, Partition: p.id, Offset: keyOffset(key), Err: err}
+			}
+			if err := ix.addRaw(b, t.id, p.id, raw, h); err != nil {
+				return &CorruptionError{Topic: t.name, Partition: p.id, Offset: h.BaseOffset, Err: err}
+			}
+			records += int64(h.RecordCount)
+			if b.Len() >= 4<<20 {
+				if err := b.Commit(pebble.NoSync); err != nil {
+					return l.fail(fmt.Errorf("index topic %q partition %d: %w", t.name, p.id, err))
+				}
+				b.Reset()
+			}
+			return nil
+		})
+		if err == nil {
+			if err = b.Commit(pebble.Sync); err != nil {
+				err = l.fail(fmt.Errorf("index topic %q partition %d: %w", t.name, p.id, err))
+			}
+		}
+		b.Close()
+		if err != nil {
+			return 0, err
+		}
+	}
+	t.keyIndex.Store(true)
+	return records, nil
 }

@@ -292,3 +292,90 @@ func TestDeleteTopicRemovesKeyIndex(t *testing.T) {
 		t.Fatalf("recreated topic sees the old key: %s", got)
 	}
 }
+
+// TestEnableKeyIndex indexes an existing topic while appends go on, and
+// checks every key's latest record against a scan of the log.
+func TestEnableKeyIndex(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{Now: c.Now})
+	mustCreate(t, l, "t", 3, map[string]string{"cleanup.policy": "compact", "segment.bytes": "500", "min.cleanable.dirty.ratio": "0.01"})
+	ctx := context.Background()
+	for i := 0; i < 200; i++ {
+		part := int32(i % 3)
+		rec := kv(fmt.Sprint("k", i%17), fmt.Sprint("v", i))
+		if i%10 == 0 {
+			raw := encodeBatch(nil, 0, 0, nil, []Record{rec}, c.Now().UnixMilli())[storedCRCLen:]
+			if _, err := l.Append(ctx, Write{Records: []PartitionRecords{{Topic: "t", Partition: part, Raw: raw}}}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		mustAppend(t, l, "t", part, rec)
+	}
+	cleanNow(t, l)
+	if _, _, err := l.Latest("t", 0, []byte("k1")); !errors.Is(err, ErrNoKeyIndex) {
+		t.Fatalf("before: %v", err)
+	}
+
+	// Appends go on while the index is built.
+	done := make(chan struct{})
+	appended := make(chan int)
+	go func() {
+		n := 0
+		defer func() { appended <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := l.Append(ctx, Write{Records: []PartitionRecords{{Topic: "t", Partition: int32(n % 3), Records: []Record{kv(fmt.Sprint("k", n%23), fmt.Sprint("w", n))}}}}); err != nil {
+				t.Error(err)
+				return
+			}
+			n++
+		}
+	}()
+	if err := l.EnableKeyIndex("t"); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, "t", 1, kv("after", "1"))
+	close(done)
+	t.Logf("%d appends while indexing", <-appended)
+	if err := l.EnableKeyIndex("t"); err != nil { // a second time does nothing
+		t.Fatal(err)
+	}
+	if err := l.CreatePartitions("t", 4); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, "t", 3, kv("k1", "new partition"))
+
+	check := func(l *Log) {
+		t.Helper()
+		for part := int32(0); part < 4; part++ {
+			want := map[string]string{}
+			for _, r := range readAll(t, l, "t", part, 0) {
+				want[string(r.Key)] = fmt.Sprintf("%d:%s", r.Offset, r.Value)
+			}
+			if len(want) == 0 {
+				t.Fatalf("partition %d is empty", part)
+			}
+			for k, w := range want {
+				if got := latest(t, l, "t", part, k); got != w {
+					t.Errorf("partition %d key %q: %s, want %s", part, k, got, w)
+				}
+			}
+		}
+	}
+	check(l)
+	l.Close()
+	l = openTest(t, dir, Options{Now: c.Now})
+	if info, _ := l.Topic("t"); !info.KeyIndex {
+		t.Fatalf("key index not persisted: %+v", info)
+	}
+	check(l)
+	if err := l.EnableKeyIndex("nope"); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatalf("unknown topic: %v", err)
+	}
+}

@@ -93,6 +93,10 @@ type Log struct {
 		topics      map[string]*topic
 		nextTopicID uint32
 	}
+	// indexMu serialises EnableKeyIndex with CreatePartitions, so that no
+	// partition appears while a topic's partitions are being indexed.
+	// Take it before mu.
+	indexMu sync.Mutex
 
 	stopSync chan struct{}
 	syncDone chan struct{}
@@ -107,7 +111,10 @@ type topic struct {
 	replicas  int16
 	createdMs int64
 	// keyIndex says appends maintain the topic's key index (keyindex.go).
-	keyIndex bool
+	// It is shared by every value of the topic (CreatePartitions makes a
+	// new one) and set once, by EnableKeyIndex, under the partitions'
+	// locks.
+	keyIndex *atomic.Bool
 	deleted  atomic.Bool
 	// cfg is the resolved config, replaced whole on AlterTopicConfig.
 	cfg atomic.Pointer[topicCfg]
@@ -240,7 +247,8 @@ func (l *Log) newTopic(m topicMeta) (*topic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("topic %q: %w", m.Name, err)
 	}
-	t := &topic{name: m.Name, id: m.ID, replicas: m.ReplicationFactor, createdMs: m.CreatedMs, keyIndex: m.KeyIndex}
+	t := &topic{name: m.Name, id: m.ID, replicas: m.ReplicationFactor, createdMs: m.CreatedMs, keyIndex: new(atomic.Bool)}
+	t.keyIndex.Store(m.KeyIndex)
 	t.cfg.Store(&topicCfg{resolved: resolved, overrides: m.Config, effective: eff})
 	for i := int32(0); i < m.Partitions; i++ {
 		t.parts = append(t.parts, newPartition(l, t, i))
@@ -356,8 +364,8 @@ type TopicSpec struct {
 	// Config holds Kafka topic config overrides.
 	Config map[string]string
 	// KeyIndex keeps an index of every key's latest record, for Latest.
-	// It costs a pebble entry per appended record with a key, and is
-	// chosen at creation only. Default: false.
+	// It costs a pebble entry per appended record with a key. An existing
+	// topic gets one with EnableKeyIndex. Default: false.
 	KeyIndex bool
 }
 
@@ -550,7 +558,7 @@ func (l *Log) AlterTopicConfig(name string, set map[string]string, del []string)
 	if err != nil {
 		return fmt.Errorf("topic %q: %w", name, err)
 	}
-	m := topicMeta{ID: t.id, Name: t.name, Partitions: int32(len(t.parts)), ReplicationFactor: t.replicas, Config: over, CreatedMs: t.createdMs, KeyIndex: t.keyIndex}
+	m := topicMeta{ID: t.id, Name: t.name, Partitions: int32(len(t.parts)), ReplicationFactor: t.replicas, Config: over, CreatedMs: t.createdMs, KeyIndex: t.keyIndex.Load()}
 	b := l.db.NewBatch()
 	defer b.Close()
 	if err := l.putTopicMeta(b, m); err != nil {
@@ -568,6 +576,8 @@ func (l *Log) CreatePartitions(name string, total int32) error {
 	if err := l.writable(); err != nil {
 		return err
 	}
+	l.indexMu.Lock()
+	defer l.indexMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t, ok := l.mu.topics[name]
@@ -577,7 +587,7 @@ func (l *Log) CreatePartitions(name string, total int32) error {
 	if int(total) <= len(t.parts) || total > 100000 {
 		return fmt.Errorf("%w: topic %q has %d partitions; the new count must be larger (and at most 100000), got %d", ErrInvalidTopic, name, len(t.parts), total)
 	}
-	m := topicMeta{ID: t.id, Name: t.name, Partitions: total, ReplicationFactor: t.replicas, Config: t.cfg.Load().overrides, CreatedMs: t.createdMs, KeyIndex: t.keyIndex}
+	m := topicMeta{ID: t.id, Name: t.name, Partitions: total, ReplicationFactor: t.replicas, Config: t.cfg.Load().overrides, CreatedMs: t.createdMs, KeyIndex: t.keyIndex.Load()}
 	nt := &topic{name: t.name, id: t.id, replicas: t.replicas, createdMs: t.createdMs, keyIndex: t.keyIndex}
 	nt.cfg.Store(t.cfg.Load())
 	nt.parts = append([]*partition(nil), t.parts...)
@@ -607,7 +617,7 @@ func (t *topic) info() TopicInfo {
 	return TopicInfo{
 		Name: t.name, ID: t.id, Partitions: int32(len(t.parts)), ReplicationFactor: t.replicas,
 		CreatedMs: t.createdMs, Config: c.resolved, Overrides: cloneMap(c.overrides), Effective: cloneMap(c.effective),
-		KeyIndex: t.keyIndex,
+		KeyIndex: t.keyIndex.Load(),
 	}
 }
 

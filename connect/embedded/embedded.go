@@ -54,8 +54,16 @@ func mapErr(err error) error {
 	return err
 }
 
+// EnsureTopic creates the topic when absent. An existing topic is given a
+// key index when spec asks for one and it has none: its records are
+// indexed once (log.EnableKeyIndex).
 func (e *Log) EnsureTopic(ctx context.Context, spec connect.TopicSpec) (int32, error) {
 	if info, err := e.log.Topic(spec.Name); err == nil {
+		if spec.KeyIndex && !info.KeyIndex {
+			if err := e.log.EnableKeyIndex(spec.Name); err != nil {
+				return 0, mapErr(err)
+			}
+		}
 		return info.Partitions, nil
 	}
 	parts := spec.Partitions
