@@ -99,8 +99,8 @@ func (s *Source) tableFromCatalog(ctx context.Context, q catalogQuerier, ref Tab
 // none (its records get a null key).
 func (s *Source) catalogTable(ctx context.Context, q catalogQuerier, ref TableRef) (*connect.Table, []catColumn, error) {
 	rows, err := q.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-			COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, ord) WHERE i.indrelid = c.oid AND i.indisprimary AND k.attnum = a.attnum), 0)::int4,
-			COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, ord) WHERE i.indrelid = c.oid AND i.indisreplident AND k.attnum = a.attnum), 0)::int4
+			COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, ord) WHERE i.indrelid = c.oid AND i.indisprimary AND k.attnum = a.attnum AND k.ord <= i.indnkeyatts), 0)::int4,
+			COALESCE((SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, ord) WHERE i.indrelid = c.oid AND i.indisreplident AND k.attnum = a.attnum AND k.ord <= i.indnkeyatts), 0)::int4
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`, ref.Schema, ref.Table)

@@ -163,11 +163,13 @@
 // pg_attribute of its typrelid, and each attribute is then read as a
 // column of its type would be (nested composites, arrays, domains, enums
 // too) and written as the json converter writes that value: numeric as a
-// string, bytea as base64, timestamps in ISO 8601. An attribute added to
-// the type after the table was described has the name "f<N>" and its text
-// as a string until the next relation message. The attributes, the hstore
-// mark and an array's delimiter do not fit in connect.Column, so each such
-// column's plan is kept beside it (types.go).
+// string, bytea as base64, timestamps in ISO 8601. ALTER TYPE changes a
+// composite without a relation message, so the description may be old: an
+// attribute past the described ones is named "f<N>", and one whose text
+// does not read as its described type is kept, like it, as a string of
+// its text; the connector's next start describes the type again. The
+// attributes, the hstore mark and an array's delimiter do not fit in
+// connect.Column, so each such column's plan is kept beside it (types.go).
 //
 // # Not done yet
 //

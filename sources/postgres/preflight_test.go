@@ -89,8 +89,9 @@ func TestPreflight(t *testing.T) {
 
 // TestKeys checks the key of each kind of table in the snapshot and in the
 // stream: the primary key (also under REPLICA IDENTITY FULL, whose relation
-// messages mark every column), key_columns in their order, the replica
-// identity index, and none for a table with REPLICA IDENTITY FULL and no
+// messages mark every column; without the columns a covering index only
+// INCLUDEs), key_columns in their order, the replica identity index, and
+// none for a table with REPLICA IDENTITY FULL and no
 // key, whose records get a null key.
 func TestKeys(t *testing.T) {
 	pg := testdb.StartPostgres(t)
@@ -103,17 +104,19 @@ func TestKeys(t *testing.T) {
 		CREATE TABLE public.k_ri (a int NOT NULL, b int NOT NULL, c int);
 		CREATE UNIQUE INDEX k_ri_idx ON public.k_ri (b, a);
 		ALTER TABLE public.k_ri REPLICA IDENTITY USING INDEX k_ri_idx;
+		CREATE TABLE public.k_incl (note text, id int, PRIMARY KEY (id) INCLUDE (note));
 		CREATE TABLE public.k_full (a int, b text);
 		ALTER TABLE public.k_full REPLICA IDENTITY FULL;
 		INSERT INTO public.k_pk VALUES (1, 2);
 		INSERT INTO public.k_cols VALUES (1, 'one', 3);
 		INSERT INTO public.k_ri VALUES (1, 2, 3);
+		INSERT INTO public.k_incl VALUES ('one', 1);
 		INSERT INTO public.k_full VALUES (1, 'one');`)
 	src, err := openBlock(t, fmt.Sprintf("dsn: %s\ntables: [public.*]\nslot: slot_keys\nkey_columns: {public.k_cols: [c, b]}\n", pg.DSN("keys")), nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	want := map[string]string{"k_pk": "[id x]", "k_cols": "[c b]", "k_ri": "[b a]", "k_full": "[]"}
+	want := map[string]string{"k_pk": "[id x]", "k_cols": "[c b]", "k_ri": "[b a]", "k_incl": "[id]", "k_full": "[]"}
 	check := func(what string, evs []connect.ChangeEvent) {
 		t.Helper()
 		seen := map[string]bool{}
@@ -145,6 +148,7 @@ func TestKeys(t *testing.T) {
 		INSERT INTO public.k_pk VALUES (3, 4); UPDATE public.k_pk SET x = 5 WHERE id = 2; DELETE FROM public.k_pk WHERE id = 4;
 		INSERT INTO public.k_cols VALUES (2, 'two', 4); UPDATE public.k_cols SET a = 9; DELETE FROM public.k_cols WHERE c = 4;
 		INSERT INTO public.k_ri VALUES (4, 5, 6); UPDATE public.k_ri SET c = 0; DELETE FROM public.k_ri WHERE a = 4;
+		INSERT INTO public.k_incl VALUES ('two', 2); UPDATE public.k_incl SET note = 'x'; DELETE FROM public.k_incl WHERE id = 2;
 		INSERT INTO public.k_full VALUES (2, 'two'); UPDATE public.k_full SET b = 'x'; DELETE FROM public.k_full WHERE a = 2;
 		COMMIT;`)
 	stream, _, _ := readTx(t, src)

@@ -592,12 +592,13 @@ func hstoreToken(s string, i int) (string, bool, int, error) {
 	return b.String(), false, i, nil
 }
 
-// recordJSON turns a composite value's text form ("(1,\"a b\",,)"), whose
+// recordJSON turns a composite value's text form (`(1,"a b",,)`), whose
 // attributes p describes, into a JSON object of the attributes by name.
 // Each attribute is read as a column of its type is and written as the
-// json converter writes that value. An attribute the plan does not know
-// (the type changed since the table was described) is named "f<N>" and
-// kept as a string.
+// json converter writes that value. The type may have changed since the
+// table was described (ALTER TYPE sends no relation message): an attribute
+// past the plan's is named "f<N>", and one that does not read as its
+// type, both kept as strings of their text.
 func recordJSON(p *plan, s string) (string, error) {
 	if len(s) < 2 || s[0] != '(' || s[len(s)-1] != ')' {
 		return "", fmt.Errorf("not a composite value")
@@ -650,7 +651,7 @@ func recordJSON(p *plan, s string) (string, error) {
 		} else {
 			var err error
 			if fv, err = decode(&col, fp, field.String()); err != nil {
-				return "", fmt.Errorf("attribute %q (%s): %w", col.Name, col.Type, err)
+				fv = connect.String(field.String()) // the type changed: keep the text
 			}
 		}
 		var err error
