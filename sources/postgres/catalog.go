@@ -81,9 +81,10 @@ type catalogQuerier interface {
 // catColumn is a column as the catalog describes it, with its type OID and
 // the plan to read its values.
 type catColumn struct {
-	col  connect.Column
-	oid  uint32
-	plan *plan
+	col    connect.Column
+	oid    uint32
+	typmod int32
+	plan   *plan
 }
 
 // tableFromCatalog describes a table from the catalog, as the current
@@ -142,7 +143,7 @@ func (s *Source) catalogTable(ctx context.Context, q catalogQuerier, ref TableRe
 	for i, a := range attrs {
 		col, p := describe(types, a.name, a.typeName, a.oid, a.typmod, a.notNull)
 		t.Columns = append(t.Columns, col)
-		cat[i], ps[i] = catColumn{col: col, oid: a.oid, plan: p}, p
+		cat[i], ps[i] = catColumn{col: col, oid: a.oid, typmod: a.typmod, plan: p}, p
 	}
 	setPlans(t, ps)
 	t.Key = s.tableKey(ref, t.Columns, inOrder(pkPos), inOrder(riPos))
@@ -265,11 +266,14 @@ func loadTypes(ctx context.Context, q catalogQuerier, oids []uint32) (map[uint32
 	return types, nil
 }
 
-// relationTable builds the table of a relation message. While the catalog
-// still has the table, each column whose type is unchanged takes the
-// catalog's description (type name, nullability, plan), and the key is
-// the catalog's (see catalogTable); otherwise the column is described by
-// its type OID alone and the key is the message's replica identity.
+// relationTable builds the table of a relation message. Each column whose
+// type (and modifier) the catalog still gives it takes the catalog's
+// description (type name, nullability, plan); one whose type changed since
+// the message's WAL was written is described from its type OID and
+// modifier, nullable. The key is
+// the catalog's (see catalogTable), by column name, so that snapshot and
+// stream agree; only a table the catalog no longer has takes the
+// message's replica identity columns.
 func (s *Source) relationTable(ctx context.Context, m *pglogrepl.RelationMessage) (*connect.Table, error) {
 	ref := TableRef{Schema: m.Namespace, Table: m.RelationName}
 	ct, cat, err := s.catalogTable(ctx, s.meta, ref)
@@ -280,25 +284,38 @@ func (s *Source) relationTable(ctx context.Context, m *pglogrepl.RelationMessage
 	for i := range cat {
 		byName[cat[i].col.Name] = i
 	}
-	t := &connect.Table{Database: s.db, Schema: m.Namespace, Name: m.RelationName}
+	t := &connect.Table{Database: s.db, Schema: m.Namespace, Name: m.RelationName, Columns: make([]connect.Column, len(m.Columns))}
 	ps := make([]*plan, len(m.Columns))
-	known := len(cat) > 0
-	for i, c := range m.Columns {
+	same := func(c *pglogrepl.RelationMessageColumn) (int, bool) {
 		j, ok := byName[c.Name]
-		if ok && cat[j].oid == c.DataType {
-			t.Columns = append(t.Columns, cat[j].col)
-			ps[i] = cat[j].plan
-			continue
+		return j, ok && cat[j].oid == c.DataType && cat[j].typmod == c.TypeModifier
+	}
+	var changed []uint32
+	for i, c := range m.Columns {
+		if j, ok := same(c); ok {
+			t.Columns[i], ps[i] = cat[j].col, cat[j].plan
+		} else {
+			changed = append(changed, c.DataType)
 		}
-		known = false
-		typ, notNull := "oid:"+strconv.FormatUint(uint64(c.DataType), 10), false
-		if ok {
-			typ, notNull = cat[j].col.Type, !cat[j].col.Optional
+	}
+	if len(changed) > 0 {
+		types, err := loadTypes(ctx, s.meta, changed)
+		if err != nil {
+			return nil, s.retriable("describe %s: %w", ref, err)
 		}
-		t.Columns = append(t.Columns, scalarColumn(c.Name, typ, c.DataType, c.TypeModifier, notNull))
+		for i, c := range m.Columns {
+			if _, ok := same(c); ok {
+				continue
+			}
+			typ := "oid:" + strconv.FormatUint(uint64(c.DataType), 10)
+			if err := s.meta.QueryRow(ctx, "SELECT format_type($1::oid, $2)", int64(c.DataType), c.TypeModifier).Scan(&typ); err != nil {
+				return nil, s.retriable("describe %s: %w", ref, err)
+			}
+			t.Columns[i], ps[i] = describe(types, c.Name, typ, c.DataType, c.TypeModifier, false)
+		}
 	}
 	setPlans(t, ps)
-	if known && len(m.Columns) == len(cat) {
+	if len(cat) > 0 {
 		for _, k := range ct.Key {
 			if i, ok := indexOf(m.Columns, cat[k].col.Name); ok {
 				t.Key = append(t.Key, i)

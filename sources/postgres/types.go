@@ -135,7 +135,10 @@ func scalarColumn(name, typeName string, oid uint32, typmod int32, notNull bool)
 // an entry goes when its table is collected. Only columns with a plan
 // (composites, hstore, arrays of them or with another delimiter) have an
 // entry, and only KindJSON and KindArray columns look theirs up.
-var plans sync.Map // uintptr → planEntry
+var plans struct {
+	mu sync.RWMutex
+	m  map[uintptr]planEntry
+}
 
 type planEntry struct {
 	col  weak.Pointer[connect.Column]
@@ -155,18 +158,28 @@ func setPlans(t *connect.Table, ps []*plan) {
 func setPlan(col *connect.Column, p *plan) {
 	key := uintptr(unsafe.Pointer(col))
 	e := planEntry{col: weak.Make(col), plan: p}
-	plans.Store(key, e)
-	runtime.AddCleanup(col, func(e planEntry) { plans.CompareAndDelete(key, e) }, e)
+	plans.mu.Lock()
+	if plans.m == nil {
+		plans.m = map[uintptr]planEntry{}
+	}
+	plans.m[key] = e
+	plans.mu.Unlock()
+	runtime.AddCleanup(col, func(e planEntry) {
+		plans.mu.Lock()
+		if plans.m[key] == e {
+			delete(plans.m, key)
+		}
+		plans.mu.Unlock()
+	}, e)
 }
 
 // planOf returns the plan recorded for col, or nil.
 func planOf(col *connect.Column) *plan {
-	v, ok := plans.Load(uintptr(unsafe.Pointer(col)))
-	if !ok {
-		return nil
+	plans.mu.RLock()
+	e, ok := plans.m[uintptr(unsafe.Pointer(col))]
+	plans.mu.RUnlock()
+	if !ok || e.col.Value() != col {
+		return nil // none, or a collected column's entry not yet cleaned up
 	}
-	if e := v.(planEntry); e.col.Value() == col {
-		return e.plan
-	}
-	return nil // a collected column's entry, not yet cleaned up
+	return e.plan
 }

@@ -442,3 +442,50 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// TestTypeChangedBeforeDecoding checks that a row written before an ALTER
+// COLUMN TYPE, and decoded after it, is read as its own types, not the
+// catalog's new ones.
+func TestTypeChangedBeforeDecoding(t *testing.T) {
+	pg := testdb.StartPostgres(t)
+	pg.CreateDatabase(t, "tc")
+	pg.Exec(t, "tc", `CREATE TYPE public.mood AS ENUM ('sad', 'happy');
+		CREATE TABLE public.t (id int PRIMARY KEY, a int[], m public.mood, d numeric(6,2));`)
+	src := open(t, pg, "tc", "public.t")
+	readTx(t, src) // the snapshot of the empty table
+	pg.Exec(t, "tc", `INSERT INTO public.t VALUES (1, '{1,2}', 'happy', 1.5);
+		ALTER TABLE public.t ALTER COLUMN a TYPE text[], ALTER COLUMN m TYPE text, ALTER COLUMN d TYPE numeric(8,3);
+		INSERT INTO public.t VALUES (2, '{x}', 'sad', 2.25);`)
+	before, _, _ := readTx(t, src)
+	after, _, _ := readTx(t, src)
+	if len(before) != 1 || len(after) != 1 {
+		t.Fatalf("got %d and %d events, want 1 and 1", len(before), len(after))
+	}
+	S, D := connect.KindString, connect.KindDecimal
+	for _, tc := range []struct {
+		ev   connect.ChangeEvent
+		cols []connect.Column
+		vals []connect.Value
+	}{
+		{before[0], []connect.Column{
+			{Name: "a", Type: "integer[]", Kind: connect.KindArray, Elem: connect.KindInt32, Optional: true},
+			{Name: "m", Type: "mood", Kind: connect.KindEnum, Enum: []string{"sad", "happy"}, Optional: true},
+			{Name: "d", Type: "numeric(6,2)", Kind: D, Precision: 6, Scale: 2, Optional: true}},
+			[]connect.Value{vList(vInt(connect.KindInt32, 1), vInt(connect.KindInt32, 2)), vStr(connect.KindEnum, "happy"), vStr(D, "1.50")}},
+		{after[0], []connect.Column{
+			{Name: "a", Type: "text[]", Kind: connect.KindArray, Elem: S, Optional: true},
+			{Name: "m", Type: "text", Kind: S, Optional: true},
+			{Name: "d", Type: "numeric(8,3)", Kind: D, Precision: 8, Scale: 3, Optional: true}},
+			[]connect.Value{vList(vStr(S, "x")), vStr(S, "sad"), vStr(D, "2.250")}},
+	} {
+		id := tc.ev.After[0].Int
+		for i, want := range tc.cols {
+			if got := tc.ev.Table.Columns[i+1]; !reflect.DeepEqual(got, want) {
+				t.Errorf("row %d: column %+v, want %+v", id, got, want)
+			}
+			if got := tc.ev.After[i+1]; !sameValue(got, tc.vals[i]) {
+				t.Errorf("row %d column %s: got %s, want %s", id, want.Name, clipped(got), clipped(tc.vals[i]))
+			}
+		}
+	}
+}
