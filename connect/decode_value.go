@@ -124,12 +124,25 @@ func decodeJSONValue(raw json.RawMessage, col *Column, jsonAsString bool) (Value
 }
 
 func jsonString(raw []byte) (string, error) {
-	if len(raw) == 0 || raw[0] != '"' {
+	if len(raw) < 2 || raw[0] != '"' {
 		return "", errors.New("not a JSON string")
+	}
+	// Most strings have no escapes: take their bytes.
+	if body := raw[1 : len(raw)-1]; raw[len(raw)-1] == '"' && bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, '"') < 0 && utf8.Valid(body) && !hasControl(body) {
+		return string(body), nil
 	}
 	var s string
 	err := json.Unmarshal(raw, &s)
 	return s, err
+}
+
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 func decodeFloat(raw []byte, bits int) (float64, error) {
@@ -199,7 +212,7 @@ func decodeJSONArray(raw []byte, col *Column, jsonAsString bool) (Value, error) 
 // parseISODate reads a date as appendDate writes it ("2024-05-01",
 // "-0001-12-31", "+10000-01-01") into days since 1970-01-01.
 func parseISODate(s string) (int64, error) {
-	bad := fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	bad := func() error { return fmt.Errorf("%q is not a date (YYYY-MM-DD)", s) }
 	neg := false
 	rest := s
 	switch {
@@ -213,11 +226,11 @@ func parseISODate(s string) (int64, error) {
 		i++
 	}
 	if i < 4 || len(rest) != i+6 || rest[i] != '-' || rest[i+3] != '-' {
-		return 0, bad
+		return 0, bad()
 	}
 	y, err := strconv.ParseInt(rest[:i], 10, 64)
 	if err != nil {
-		return 0, bad
+		return 0, bad()
 	}
 	if neg {
 		y = -y
@@ -225,11 +238,11 @@ func parseISODate(s string) (int64, error) {
 	m, ok1 := digits2(rest[i+1:])
 	d, ok2 := digits2(rest[i+4:])
 	if !ok1 || !ok2 || m < 1 || m > 12 || d < 1 || d > 31 {
-		return 0, bad
+		return 0, bad()
 	}
 	days := daysFromCivil(y, m, d)
 	if yy, mm, dd := civil(days); yy != y || mm != m || dd != d {
-		return 0, bad // February 30th
+		return 0, bad() // February 30th
 	}
 	return days, nil
 }
@@ -261,7 +274,7 @@ func digits2(s string) (int, bool) {
 // microseconds and the number of fraction digits. Hours have at least two
 // digits, and more only outside a timestamp (day is false there).
 func parseClock(s string, day bool) (int64, int8, error) {
-	bad := fmt.Errorf("%q is not a time (HH:MM:SS)", s)
+	bad := func() error { return fmt.Errorf("%q is not a time (HH:MM:SS)", s) }
 	neg := false
 	if !day && len(s) > 0 && s[0] == '-' {
 		neg, s = true, s[1:]
@@ -271,25 +284,25 @@ func parseClock(s string, day bool) (int64, int8, error) {
 		i++
 	}
 	if i < 2 || day && i != 2 || len(s) < i+6 || s[i] != ':' || s[i+3] != ':' {
-		return 0, 0, bad
+		return 0, 0, bad()
 	}
 	h, err := strconv.ParseInt(s[:i], 10, 64)
 	m, ok1 := digits2(s[i+1:])
 	sec, ok2 := digits2(s[i+4:])
 	if err != nil || !ok1 || !ok2 || m > 59 || sec > 59 || h > math.MaxInt64/(3600*microsPerSecond)-1 || day && h > 23 {
-		return 0, 0, bad
+		return 0, 0, bad()
 	}
 	us := h*3600*microsPerSecond + int64(m)*60*microsPerSecond + int64(sec)*microsPerSecond
 	rest := s[i+6:]
 	var prec int8
 	if rest != "" {
 		if rest[0] != '.' || len(rest) < 2 || len(rest) > 7 {
-			return 0, 0, bad
+			return 0, 0, bad()
 		}
 		frac := 0
 		for _, c := range rest[1:] {
 			if c < '0' || c > '9' {
-				return 0, 0, bad
+				return 0, 0, bad()
 			}
 			frac = frac*10 + int(c-'0')
 		}
@@ -320,21 +333,21 @@ func parseOffset(s string) (int32, error) {
 	if s == "Z" {
 		return 0, nil
 	}
-	bad := fmt.Errorf("%q is not a zone offset", s)
+	bad := func() error { return fmt.Errorf("%q is not a zone offset", s) }
 	if len(s) != 6 && len(s) != 9 || s[0] != '+' && s[0] != '-' || s[3] != ':' {
-		return 0, bad
+		return 0, bad()
 	}
 	h, ok1 := digits2(s[1:])
 	m, ok2 := digits2(s[4:])
 	sec, ok3 := 0, true
 	if len(s) == 9 {
 		if s[6] != ':' {
-			return 0, bad
+			return 0, bad()
 		}
 		sec, ok3 = digits2(s[7:])
 	}
 	if !ok1 || !ok2 || !ok3 || m > 59 || sec > 59 {
-		return 0, bad
+		return 0, bad()
 	}
 	off := int32(h*3600 + m*60 + sec)
 	if s[0] == '-' {
@@ -374,4 +387,161 @@ func parseISOTimestamp(s string, zoned bool) (int64, int8, error) {
 		return 0, 0, fmt.Errorf("%q is out of range", s)
 	}
 	return days*microsPerDay + us, prec, nil
+}
+
+// member is one member of a JSON object: its name and its value's text.
+type member struct {
+	name []byte // the name's JSON string, quotes included
+	raw  []byte
+}
+
+// scanObject splits a JSON object into its members in one pass, without
+// decoding or fully validating them: the values are checked when they are
+// decoded (decodeJSONValue). It is the hot path of Env.Previous, where
+// encoding/json would scan every large value several times.
+func scanObject(b []byte, dst []member) ([]member, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		if skipSpace(b, i+1) != len(b) {
+			return nil, errors.New("data after the JSON object")
+		}
+		return dst, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, errors.New("object member without a name")
+		}
+		end, err := skipValue(b, i)
+		if err != nil {
+			return nil, err
+		}
+		name := b[i:end]
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, errors.New("object member without ':'")
+		}
+		start := skipSpace(b, i+1)
+		if end, err = skipValue(b, start); err != nil {
+			return nil, err
+		}
+		dst = append(dst, member{name: name, raw: b[start:end]})
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return nil, errors.New("unterminated JSON object")
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			if skipSpace(b, i+1) != len(b) {
+				return nil, errors.New("data after the JSON object")
+			}
+			return dst, nil
+		default:
+			return nil, fmt.Errorf("unexpected %q in a JSON object", b[i])
+		}
+	}
+}
+
+// lookup returns the value of the member named name (an unescaped name,
+// compared with the member's JSON string), trying index i first.
+func lookup(ms []member, i int, name string) ([]byte, bool) {
+	if i < len(ms) && nameIs(ms[i].name, name) {
+		return ms[i].raw, true
+	}
+	for j := range ms {
+		if nameIs(ms[j].name, name) {
+			return ms[j].raw, true
+		}
+	}
+	return nil, false
+}
+
+func nameIs(quoted []byte, name string) bool {
+	if len(quoted) == len(name)+2 && string(quoted[1:len(quoted)-1]) == name && bytes.IndexByte(quoted[1:len(quoted)-1], '\\') < 0 {
+		return true
+	}
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return false
+	}
+	s, err := jsonString(quoted)
+	return err == nil && s == name
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errors.New("missing JSON value")
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				end, err := skipString(b, i)
+				if err != nil {
+					return 0, err
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			}
+			i++
+		}
+		return 0, errors.New("unterminated JSON object or array")
+	}
+	start := i
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i, nil
+		}
+		i++
+	}
+	if i == start {
+		return 0, errors.New("missing JSON value")
+	}
+	return i, nil
+}
+
+// skipString returns the end of the JSON string starting at b[i] (a '"').
+func skipString(b []byte, i int) (int, error) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, errors.New("unterminated JSON string")
+		}
+		j += k
+		// The quote is escaped when an odd number of backslashes
+		// precede it.
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		j++
+		if n%2 == 0 {
+			return j, nil
+		}
+	}
 }

@@ -2,8 +2,10 @@ package connect
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"testing"
+	"unicode/utf8"
 )
 
 // sameDatum compares values as decodeJSONValue must give them back:
@@ -185,6 +187,34 @@ func FuzzDecodeJSONValue(f *testing.F) {
 		v2, err := decodeJSONValue(out, &col, kind&0x80 != 0)
 		if err != nil || !sameDatum(v, v2) {
 			t.Fatalf("%s → %#v → %s → %#v, %v", raw, v, out, v2, err)
+		}
+	})
+}
+
+// FuzzScanObject compares scanObject with encoding/json: on an object
+// encoding/json reads (with distinct member names), scanObject finds the
+// same members with the same values, and it never panics.
+func FuzzScanObject(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1,"b":"x\"y\\","c":[1,{"d":"]"}],"e":null}`, ` { "a" : true } `, `{"a":"\\\\"}`, `{"a":{"b":[]}}x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ms, err := scanObject(b, nil)
+		var want map[string]json.RawMessage
+		if json.Unmarshal(b, &want) != nil || want == nil || !utf8.Valid(b) {
+			return // scanObject is lenient: it need not reject what encoding/json does
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if len(ms) != len(want) {
+			return // repeated names
+		}
+		for name, raw := range want {
+			got, ok := lookup(ms, 0, name)
+			if !ok || !bytes.Equal(got, bytes.TrimSpace(raw)) {
+				t.Fatalf("%s: member %q is %s, want %s", b, name, got, raw)
+			}
 		}
 	})
 }

@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -241,44 +240,45 @@ func (c Chain) unwraps() bool {
 // value itself. ok is false when the value holds no row (a delete, a
 // rewritten delete) or a column is missing or does not read back.
 func readImage(conv Converter, rec *Record, table *Table, unwrapped bool) ([]Value, bool) {
-	body := json.RawMessage(rec.Value)
+	body := rec.Value
 	jsonAsString := false
+	var ms [32]member
 	switch conv.(type) {
 	case jsonConverter, rawConverter: // raw encodes like json
 	case jsonSchemaConverter:
-		var w struct {
-			Payload json.RawMessage `json:"payload"`
-		}
-		if json.Unmarshal(body, &w) != nil || w.Payload == nil {
+		top, err := scanObject(body, ms[:0])
+		payload, ok := lookup(top, 1, "payload")
+		if err != nil || !ok {
 			return nil, false
 		}
-		body, jsonAsString = w.Payload, true
+		body, jsonAsString = payload, true
 	default:
 		return nil, false
 	}
-	var row map[string]json.RawMessage
-	if json.Unmarshal(body, &row) != nil || row == nil {
+	if !unwrapped {
+		env, err := scanObject(body, ms[:0])
+		if err != nil {
+			return nil, false
+		}
+		op, _ := lookup(env, 3, "op")
+		if string(op) == `"d"` || string(op) == `"t"` || op == nil {
+			return nil, false
+		}
+		if body, _ = lookup(env, 1, "after"); body == nil {
+			return nil, false
+		}
+	}
+	row, err := scanObject(body, ms[:0])
+	if err != nil { // also "after": null
 		return nil, false
 	}
-	if unwrapped {
-		if string(row["__deleted"]) == `"true"` {
-			return nil, false
-		}
-	} else {
-		var op string
-		if json.Unmarshal(row["op"], &op) != nil || op == "d" || op == "t" {
-			return nil, false
-		}
-		after := row["after"]
-		row = nil
-		if json.Unmarshal(after, &row) != nil || row == nil {
-			return nil, false // "after": null
-		}
+	if deleted, _ := lookup(row, len(row)-1, "__deleted"); unwrapped && string(deleted) == `"true"` {
+		return nil, false
 	}
 	out := make([]Value, len(table.Columns))
 	for i := range table.Columns {
 		col := &table.Columns[i]
-		raw, ok := row[col.Name]
+		raw, ok := lookup(row, i, col.Name)
 		if !ok {
 			return nil, false
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func (k imgKind) NewSource(_ *configs.Connector, env connect.Env) (connect.Sourc
 // imgHarness runs one img-source connector over a real runtime and
 // embedded log.
 type imgHarness struct {
-	t       *testing.T
+	t       testing.TB
 	log     *sluicelog.Log
 	rt      *connect.Runtime
 	batches chan connect.SourceBatch
@@ -69,11 +70,11 @@ type imgHarness struct {
 
 // newImgHarness starts connector "img" (config: the connector's YAML
 // fields after name and kind) and, before it, runs pre on the log.
-func newImgHarness(t *testing.T, config string, want bool, pre func(*sluicelog.Log)) *imgHarness {
+func newImgHarness(t testing.TB, config string, want bool, pre func(*sluicelog.Log)) *imgHarness {
 	return openImgHarness(t, t.TempDir(), config, want, pre)
 }
 
-func openImgHarness(t *testing.T, dir, config string, want bool, pre func(*sluicelog.Log)) *imgHarness {
+func openImgHarness(t testing.TB, dir, config string, want bool, pre func(*sluicelog.Log)) *imgHarness {
 	l, err := sluicelog.Open(dir, sluicelog.Options{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -93,12 +94,25 @@ func openImgHarness(t *testing.T, dir, config string, want bool, pre func(*sluic
 	if err := h.rt.Start(cfg.Connectors); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the source to open", func() bool {
+	waitFor(t, "the source to open", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return h.acked != "" || h.previous != nil || !want
 	})
 	return h
+}
+
+// waitFor polls cond until it holds or 20 s pass (eventually, for
+// benchmarks too).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (h *imgHarness) close() {
@@ -115,7 +129,7 @@ func (h *imgHarness) write(evs ...connect.ChangeEvent) {
 	h.n++
 	pos := strconv.Itoa(h.n)
 	h.batches <- connect.SourceBatch{Events: evs, Position: connect.Position(pos)}
-	eventually(h.t, "batch "+pos+" to be durable", func() bool {
+	waitFor(h.t, "batch "+pos+" to be durable", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return h.acked == pos
@@ -434,4 +448,53 @@ func TestPreviousOnlyForKindsThatAsk(t *testing.T) {
 	if info, err := h.log.Topic("pg.public.every"); err != nil || info.KeyIndex {
 		t.Fatalf("topic %+v %v: want no key index", info, err)
 	}
+}
+
+// BenchmarkPrevious measures Env.Previous end to end on rows of
+// everyKind (26 columns of every kind, one a 3 KB text): envelope,
+// transforms, key encoding, the key index lookup, reading the JSON back.
+// The rows were written 10 to a batch.
+func BenchmarkPrevious(b *testing.B) {
+	for _, tc := range []struct{ name, config string }{
+		{"json", ""},
+		{"json-schema", "    converter: json-schema\n"},
+		{"unwrap", "    transforms: [{type: unwrap}]\n"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := newImgHarness(b, tc.config, true, nil)
+			const rows = 1000
+			for i := 0; i < rows; i += 10 {
+				var evs []connect.ChangeEvent
+				for j := i; j < i+10; j++ {
+					evs = append(evs, everyEvent(connect.OpCreate, nil, rowOf(int64(j), j+1)))
+				}
+				h.write(evs...)
+			}
+			evs := make([]connect.ChangeEvent, rows)
+			for i := range evs {
+				evs[i] = toastUpdate(int64(i), i+2)
+			}
+			h.mu.Lock()
+			prev := h.previous
+			h.mu.Unlock()
+			ctx := context.Background()
+			b.ResetTimer()
+			start, cpu := time.Now(), cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				if _, found, err := prev(ctx, &evs[(i*7)%rows]); err != nil || !found {
+					b.Fatalf("row %d: %v %v", (i*7)%rows, found, err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "lookups/s")
+			b.ReportMetric((cpuSeconds()-cpu)/float64(b.N)*1e6, "cpu-µs/lookup")
+		})
+	}
+}
+
+// cpuSeconds is the process's CPU time, user and system: on a busy
+// machine a steadier measure of cost than the wall clock.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
