@@ -24,7 +24,9 @@
 // Open (preflight.go): the table must be one that tables captures, and the
 // columns must exist, be NOT NULL and have a unique index on them or on
 // some of them, because the snapshot pages through a table by key and a
-// key that does not tell rows apart would skip some.
+// key that does not tell rows apart would skip some; and they must be in
+// the table's replica identity (all columns under REPLICA IDENTITY FULL),
+// because a delete's old row holds only those.
 //
 // Open also checks, before it creates anything, that the role may
 // replicate (REPLICATION or superuser: "ALTER ROLE x WITH REPLICATION"),

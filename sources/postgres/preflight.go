@@ -122,10 +122,10 @@ func (s *Source) sortedKeyRefs() []TableRef {
 
 // checkKeyColumns checks the key_columns of one table, whose name as SQL is
 // tableSQL ("" when tables does not capture it): it is captured, and its
-// key columns exist, are NOT NULL and are covered by a unique index. The
-// snapshot reads a table in key order and goes on after the last key it
-// read, which skips rows unless the key tells every row apart. It returns
-// the problem, or "".
+// key columns exist, are NOT NULL, are covered by a unique index, and are
+// in the rows of its deletes. The snapshot reads a table in key order and
+// goes on after the last key it read, which skips rows unless the key
+// tells every row apart. It returns the problem, or "".
 func (s *Source) checkKeyColumns(ctx context.Context, ref TableRef, tableSQL string) (string, error) {
 	cols := s.cfg.KeyColumns[ref]
 	if tableSQL == "" {
@@ -180,6 +180,29 @@ func (s *Source) checkKeyColumns(ctx context.Context, ref TableRef, tableSQL str
 	if !unique {
 		return fmt.Sprintf("config.key_columns: no unique index of %s is on %s or some of them, so they may not tell its rows apart, and the snapshot, which pages through a table by key, would skip rows: run CREATE UNIQUE INDEX ON %s (%s), or choose columns that are unique",
 			tableSQL, strings.Join(cols, ", "), tableSQL, strings.Join(quoted, ", ")), nil
+	}
+	// A delete's old row holds only the replica identity's columns (every
+	// column under FULL): a key column outside them would be null there.
+	// Without a primary key under DEFAULT, or under NOTHING, Postgres
+	// refuses the table's deletes once it is published.
+	var (
+		replident string
+		pk        bool
+		outside   []string
+	)
+	err = s.meta.QueryRow(ctx, `SELECT c.relreplident::text, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
+			ARRAY(SELECT k FROM unnest($2::text[]) k WHERE k NOT IN (
+				SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) x(attnum)
+					JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum
+				WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END))
+		FROM pg_class c WHERE c.oid = $1::regclass`, tableSQL, cols).Scan(&replident, &pk, &outside)
+	if err != nil {
+		return "", err
+	}
+	if len(outside) > 0 && (replident == "i" || replident == "d" && pk) {
+		identity := map[string]string{"d": "its primary key", "i": "its replica identity index"}[replident]
+		return fmt.Sprintf("config.key_columns: %s of %s are not in its replica identity (%s), so its deletes would not carry them: run ALTER TABLE %s REPLICA IDENTITY FULL, or choose key columns within it",
+			strings.Join(outside, ", "), tableSQL, identity, tableSQL), nil
 	}
 	return "", nil
 }

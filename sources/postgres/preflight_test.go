@@ -28,6 +28,7 @@ func TestPreflight(t *testing.T) {
 		ALTER TABLE public.nothing REPLICA IDENTITY NOTHING;
 		CREATE TABLE public.uniq (a int NOT NULL, b text, c int);
 		CREATE UNIQUE INDEX ON public.uniq (a);
+		CREATE TABLE public.pk_code (id int PRIMARY KEY, code text NOT NULL UNIQUE);
 		CREATE ROLE alice LOGIN;
 		GRANT SELECT ON public.items TO alice;
 		CREATE ROLE bob LOGIN REPLICATION;
@@ -54,6 +55,8 @@ func TestPreflight(t *testing.T) {
 				`config.key_columns: column "a" of public.nothing may be NULL, which a key must not: run ALTER TABLE public.nothing ALTER COLUMN a SET NOT NULL, or choose other columns`}},
 		{"key not unique", "dsn: " + pg.DSN("pf") + "\ntables: [public.*]\nkey_columns: {public.nokey: [a], public.nothing: [a]}\n",
 			[]string{"config.key_columns: no unique index of public.nokey is on a or some of them", "run CREATE UNIQUE INDEX ON public.nokey (a), or choose columns that are unique"}},
+		{"key outside the replica identity", "dsn: " + pg.DSN("pf") + "\ntables: [public.items, public.pk_code]\nkey_columns: {public.pk_code: [code]}\n",
+			[]string{"config.key_columns: code of public.pk_code are not in its replica identity (its primary key), so its deletes would not carry them: run ALTER TABLE public.pk_code REPLICA IDENTITY FULL, or choose key columns within it"}},
 		{"key table missing", "dsn: " + pg.DSN("pf") + "\ntables: [public.*]\nkey_columns: {public.nope: [a]}\n",
 			[]string{"config.key_columns names public.nope, which is not a table that tables captures"}},
 	} {
