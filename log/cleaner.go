@@ -187,6 +187,10 @@ func (p *partition) compact(segs []segment, plan compactionPlan, cfg TopicConfig
 	end := segs[endSeg].Base
 	horizon := nowMs - cfg.DeleteRetentionMs
 	nextDue := int64(math.MaxInt64)
+	// expired are the tombstones dropped for age, whose key index entries
+	// go too (if they still point to them) when the pass commits.
+	var expired []indexedRecord
+	indexed := t.keyIndex.Load()
 	keep := func(off int64, k []byte, tomb bool, ts int64) bool {
 		if k != nil {
 			if last, ok := keys[string(k)]; ok && off < last {
@@ -195,6 +199,9 @@ func (p *partition) compact(segs []segment, plan compactionPlan, cfg TopicConfig
 		}
 		if tomb {
 			if ts < horizon {
+				if indexed && k != nil {
+					expired = append(expired, indexedRecord{key: string(k), offset: off})
+				}
 				return false
 			}
 			nextDue = min(nextDue, ts+cfg.DeleteRetentionMs)
@@ -262,6 +269,10 @@ func (p *partition) compact(segs []segment, plan compactionPlan, cfg TopicConfig
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Under p.mu no append writes an entry meanwhile.
+	if err := p.forgetIndexed(b, expired); err != nil {
+		return removed, err
+	}
 	st := p.stateLocked()
 	st.CleanedTo = end
 	_ = b.Set(partKey(prefixPartition, t.id, p.id), st.encode(), nil)

@@ -61,10 +61,11 @@
 // The key index (0x09) exists only for topics created with
 // TopicSpec.KeyIndex, or given one by EnableKeyIndex ("key_index" in the
 // topic record). Its entries are
-// written in the same pebble batch as the records, and are not corrected
-// by retention, compaction or truncation: Latest checks that an entry
-// points to a committed record of the same key, and otherwise answers
-// "not found" (keyindex.go).
+// written in the same pebble batch as the records. Retention and
+// truncation leave them alone, and compaction only deletes those of the
+// expired tombstones it drops: Latest checks that an entry points to a
+// committed record of the same key, and otherwise answers "not found"
+// (keyindex.go).
 //
 // A stored batch is sluice's CRC-32C (Castagnoli) of the bytes that follow,
 // then a Kafka record batch v2, uncompressed, whose baseOffset is the

@@ -22,8 +22,9 @@ import (
 //   - Retention removes records but leaves their entries: an entry below
 //     the log start answers "not found".
 //   - Compaction keeps the latest record of every key, which is what the
-//     entry points to; once it drops an expired tombstone, the entry points
-//     to a missing record and answers "not found".
+//     entry points to; when it drops an expired tombstone it deletes the
+//     tombstone's entry too (a crash in between leaves an entry pointing
+//     to a missing record, which answers "not found").
 //   - Truncation leaves entries past the new log end. Offsets are assigned
 //     again after a truncation, so such an entry may point to another
 //     key's record; Latest compares the key and answers "not found". An
@@ -376,4 +377,34 @@ func (l *Log) indexPartitions(t *topic) (int64, error) {
 	}
 	t.keyIndex.Store(true)
 	return records, nil
+}
+
+// indexedRecord is a record's key and offset.
+type indexedRecord struct {
+	key    string
+	offset int64
+}
+
+// forgetIndexed adds to b the deletion of the index entries that still
+// point to recs (records compaction removed). Requires p.mu, so that no
+// append replaces an entry between the check and the commit.
+func (p *partition) forgetIndexed(b *pebble.Batch, recs []indexedRecord) error {
+	t := p.topic.Load()
+	var ik []byte
+	for _, r := range recs {
+		ik = appendIndexKey(ik[:0], t.id, p.id, []byte(r.key))
+		v, closer, err := p.log.db.Get(ik)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("topic %q partition %d: read key index: %w", t.name, p.id, err)
+		}
+		points := len(v) == indexValueLen && int64(binary.BigEndian.Uint64(v)) == r.offset
+		closer.Close()
+		if points {
+			_ = b.Delete(ik, nil)
+		}
+	}
+	return nil
 }

@@ -272,6 +272,16 @@ func TestLatestThroughCompaction(t *testing.T) {
 	if got := latest(t, l, "c", 0, "d"); got != "none" {
 		t.Fatalf("expired tombstone: %s", got)
 	}
+	info, _ := l.Topic("c")
+	if _, closer, err := l.db.Get(appendIndexKey(nil, info.ID, 0, []byte("d"))); err == nil {
+		closer.Close()
+		t.Fatal("the expired tombstone's index entry is still there")
+	}
+	if _, closer, err := l.db.Get(appendIndexKey(nil, info.ID, 0, []byte("a"))); err != nil {
+		t.Fatalf("a's index entry: %v", err)
+	} else {
+		closer.Close()
+	}
 	if got := latest(t, l, "c", 0, "a"); got != want["a"] {
 		t.Fatalf("a after the second pass: %s", got)
 	}
@@ -377,5 +387,34 @@ func TestEnableKeyIndex(t *testing.T) {
 	check(l)
 	if err := l.EnableKeyIndex("nope"); !errors.Is(err, ErrUnknownTopic) {
 		t.Fatalf("unknown topic: %v", err)
+	}
+}
+
+// TestCompactionKeepsEntriesOfRewrittenKeys: an expired tombstone whose
+// key was written again later goes, and the key's entry, which points to
+// the later record, stays.
+func TestCompactionKeepsEntriesOfRewrittenKeys(t *testing.T) {
+	c := newClock()
+	l := openTest(t, t.TempDir(), Options{Now: c.Now})
+	mustCreateIndexed(t, l, "c", 1, map[string]string{
+		"cleanup.policy": "compact", "segment.bytes": "200", "min.cleanable.dirty.ratio": "0.01",
+		"delete.retention.ms": "1000", "min.compaction.lag.ms": "0",
+	})
+	mustAppend(t, l, "c", 0, kv("x", "1"))
+	mustAppend(t, l, "c", 0, kv("x", "<nil>"))
+	for i := 0; i < 6; i++ {
+		mustAppend(t, l, "c", 0, kv(fmt.Sprint("y", i), "filler"))
+	}
+	c.Advance(time.Minute)
+	r := mustAppend(t, l, "c", 0, kv("x", "2"))
+	cleanNow(t, l)
+	cleanNow(t, l)
+	for _, rec := range readAll(t, l, "c", 0, 0) {
+		if string(rec.Key) == "x" && rec.Value == nil {
+			t.Fatalf("the expired tombstone is still in the log")
+		}
+	}
+	if got, want := latest(t, l, "c", 0, "x"), fmt.Sprintf("%d:2", r.BaseOffset); got != want {
+		t.Fatalf("x: %s, want %s", got, want)
 	}
 }
