@@ -62,6 +62,9 @@ type previousFinder struct {
 // key, the row under its old key (ev.Before's); for a delete, its
 // ev.Before's. The record is built as an update carrying that row, so
 // that transforms which drop deletes (unwrap) still let its key through.
+// It carries the row as ev has it (unchanged TOAST values null), so a
+// filter that looks at such a column may decide otherwise than it did for
+// the record written.
 //
 // found is false, with no error, when there is no such record or it
 // cannot be read back whole: a delete or a tombstone is the latest

@@ -16,8 +16,8 @@ import (
 //
 // Entries are written in the same pebble batch as the records they point
 // to, so a record and its entry are durable together. Nothing else keeps
-// them up to date, and nothing needs to: Latest checks what an entry
-// points to before it answers.
+// them exact, and nothing needs to: Latest checks what an entry points to
+// before it answers.
 //
 //   - Retention removes records but leaves their entries: an entry below
 //     the log start answers "not found".
@@ -156,7 +156,7 @@ func (l *Log) Latest(topic string, part int32, key []byte) (rec Record, found bo
 	}
 	t := p.topic.Load()
 	if !t.keyIndex.Load() {
-		return Record{}, false, fmt.Errorf("%w: topic %q was created without one", ErrNoKeyIndex, topic)
+		return Record{}, false, fmt.Errorf("%w: topic %q has none; EnableKeyIndex gives it one", ErrNoKeyIndex, topic)
 	}
 	if key == nil {
 		return Record{}, false, nil
