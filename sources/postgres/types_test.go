@@ -351,6 +351,10 @@ func TestTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	withSchema, err := connect.NewConverter("json-schema")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, ev := range append(snap, stream...) {
 		path := "snapshot"
 		if ev.Op != connect.OpRead {
@@ -359,6 +363,10 @@ func TestTypes(t *testing.T) {
 		id := ev.After[0].Int
 		row := int(id % 10)
 		after := renderAfter(t, conv, ev)
+		key, value := connect.Envelope(&ev)
+		if _, _, err := withSchema.Encode(&connect.Message{Topic: ev.Topic, Key: key, Value: value, Event: &ev}); err != nil {
+			t.Errorf("%s row %d: json-schema: %v", path, id, err)
+		}
 		if fmt.Sprint(ev.Table.Key) != "[0]" {
 			t.Errorf("%s row %d: key %v, want [0]", path, id, ev.Table.Key)
 		}
