@@ -127,7 +127,7 @@ type schemaChange struct {
 
 // parseCreate parses SHOW CREATE TABLE's output into a schema.
 func (s *schemas) parseCreate(db, sql, dbCharset string) (*tableSchema, error) {
-	stmts, _, err := s.parser.Parse(sql, "", "")
+	stmts, _, err := s.parser.Parse(spatialTypes(sql), "", "")
 	if err != nil {
 		return nil, fmt.Errorf("parse %q: %w", clip(sql), err)
 	}
@@ -146,7 +146,7 @@ func (s *schemas) parseCreate(db, sql, dbCharset string) (*tableSchema, error) {
 // what changed. A statement the parser cannot read, or that touches no
 // captured table, changes nothing.
 func (s *schemas) apply(db, sql string, keep func(db, table string) bool) ([]schemaChange, error) {
-	stmts, _, err := s.parser.Parse(sql, "", "")
+	stmts, _, err := s.parser.Parse(spatialTypes(sql), "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -519,6 +519,11 @@ func columnDef(cd *ast.ColumnDef, tableCharset string) (column, bool, error) {
 		}
 	}
 	tp := ft.GetType()
+	if el := ft.GetElems(); tp == pmysql.TypeEnum && len(el) == 1 && strings.HasPrefix(el[0], spatialPrefix) {
+		name := strings.TrimPrefix(el[0], spatialPrefix)
+		c.Type, c.ColumnType = name, name
+		return c, pk, nil
+	}
 	c.Unsigned = pmysql.HasUnsignedFlag(ft.GetFlag())
 	c.Type = strings.ToLower(types.TypeToStr(tp, ft.GetCharset()))
 	c.ColumnType = strings.ToLower(ft.InfoSchemaStr())

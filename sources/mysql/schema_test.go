@@ -205,7 +205,7 @@ func TestSchemaFromDDLMatchesServer(t *testing.T) {
 	src := mustOpen(t, b, nil, st.env(t, nil))
 	st.read(t, src)
 	m.Exec(t, `CREATE TABLE e.u (a bigint unsigned NOT NULL, b varchar(10) CHARACTER SET latin1, c enum('x','y') DEFAULT 'x',
-			d decimal(65,30), e datetime(3), f json, g bit(9), h blob, PRIMARY KEY (a, b));
+			d decimal(65,30), e datetime(3), f json, g bit(9), h blob, p point REF_SYSTEM_ID=4326, PRIMARY KEY (a, b));
 		ALTER TABLE e.u MODIFY c set('p','q','r') NOT NULL, ADD COLUMN i time(6) AFTER a, DROP PRIMARY KEY, ADD PRIMARY KEY (a);
 		ALTER TABLE e.u RENAME COLUMN h TO hh;
 		CREATE TABLE e.v LIKE e.u;`)

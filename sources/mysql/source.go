@@ -96,6 +96,8 @@ type Source struct {
 	syncer   *replication.BinlogSyncer
 	streamer *replication.BinlogStreamer
 	st       *streamState
+	// zeroWarned lists the columns whose zero dates were logged.
+	zeroWarned map[string]bool
 
 	// Status, read from other goroutines.
 	acked     atomic.Value // string: the last durable position

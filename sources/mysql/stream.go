@@ -29,7 +29,6 @@ type streamState struct {
 	// is the last position Read returned.
 	last, emitted binlogPos
 	emittedAt     time.Time
-	zeroWarned    map[string]bool // columns whose zero dates were logged
 }
 
 // txState is the transaction being decoded.
@@ -60,7 +59,7 @@ func (s *Source) startStreaming(ctx context.Context) error {
 	}
 	s.syncer = replication.NewBinlogSyncer(cfg)
 	st := &streamState{file: s.start.File, tables: map[uint64]*tableSchema{}, last: s.start, emitted: s.start,
-		emittedAt: time.Now(), zeroWarned: map[string]bool{}}
+		emittedAt: time.Now()}
 	var err error
 	if s.gtidOn {
 		g := s.start.GTID
@@ -368,12 +367,13 @@ func (s *Source) image(t *tableSchema, row []any) ([]connect.Value, error) {
 // warnZero logs, once per column and run, that a zero date was read.
 func (s *Source) warnZero(t *tableSchema, c *column) {
 	key := t.id() + "." + c.Name
-	if s.st != nil {
-		if s.st.zeroWarned[key] {
-			return
-		}
-		s.st.zeroWarned[key] = true
+	if s.zeroWarned == nil {
+		s.zeroWarned = map[string]bool{}
 	}
+	if s.zeroWarned[key] {
+		return
+	}
+	s.zeroWarned[key] = true
 	s.log.Warn("a zero date has no value: emitted as null (the epoch in a NOT NULL column)", "table", t.id(), "column", c.Name)
 }
 

@@ -209,6 +209,22 @@ func binlogValue(c *column, v any) (out connect.Value, zero bool, err error) {
 		}
 		return connect.Value{Kind: k, Str: strings.Join(labels, ",")}, false, nil
 	}
+	if c.Type == "binary" && c.Length > 0 {
+		// The binlog drops a BINARY(n) value's trailing zero bytes; the
+		// column holds them.
+		var b []byte
+		switch x := v.(type) {
+		case string:
+			b = []byte(x)
+		case []byte:
+			b = x
+		}
+		if len(b) < c.Length {
+			p := make([]byte, c.Length)
+			copy(p, b)
+			return connect.Value{Kind: k, Bytes: p}, false, nil
+		}
+	}
 	switch x := v.(type) {
 	case string:
 		return textValue(c, []byte(x))

@@ -1,0 +1,64 @@
+package mysql
+
+import (
+	"testing"
+
+	"github.com/sluice-cdc/sluice/connect"
+)
+
+func TestParsePosition(t *testing.T) {
+	for _, good := range []string{
+		"file=binlog.000001 pos=4",
+		"file=mysql-bin.000123 pos=4294967295 gtid=0-1-42",
+		"file=binlog.000003 pos=1234 gtid=0-1-42,1-2-7",
+		"file=binlog.000003 pos=1234 gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42",
+		`file=binlog.000003 pos=1234 gtid=0-1-42 snapshot={"tables":[{"table":"shop.t","after":["42","x00ff","2024-01-02 03:04:05"],"done":42,"total":1000}]}`,
+	} {
+		bp, p, err := parsePosition(connect.Position(good))
+		if err != nil {
+			t.Errorf("parsePosition(%q): %v", good, err)
+			continue
+		}
+		if got := string(encodePosition(bp, p)); got != good {
+			t.Errorf("parsePosition(%q) encodes back as %q", good, got)
+		}
+	}
+	for _, bad := range []string{
+		"", "file=binlog.000001", "file=binlog.000001 pos=3", "file=binlog.000001 pos=04", "file=binlog.000001 pos=x",
+		"file=a b pos=4", "file=binlog.000001 pos=4 gtid=", "file=binlog.000001 pos=4 gtid=0-1", "file=binlog.000001 pos=4 gtid=1-2-3,1-2-4",
+		"file=binlog.000001 pos=4 gtid=0-1-2 x", "lsn=0/1", "file=binlog.000001 pos=4 ",
+		`file=binlog.000001 pos=4 snapshot={"tables":[{"table":"t"}]}`,
+		`file=binlog.000001 pos=4 snapshot={"tables":[{"table":"d.t","after":["1); DROP TABLE x"]}]}`,
+		`file=binlog.000001 pos=4 snapshot={"tables":[],"x":1}`,
+	} {
+		if _, _, err := parsePosition(connect.Position(bad)); err == nil {
+			t.Errorf("parsePosition(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestSpatialTypes(t *testing.T) {
+	for in, want := range map[string]string{
+		"CREATE TABLE t (`g` geometry NOT NULL, p POINT REF_SYSTEM_ID=4326, point int)": "CREATE TABLE t (`g` ENUM('sluice-spatial:geometry') NOT NULL, p ENUM('sluice-spatial:point') , point int)",
+		"ALTER TABLE t ADD COLUMN point int AFTER polygon":                              "ALTER TABLE t ADD COLUMN point int AFTER polygon",
+		"ALTER TABLE t ADD COLUMN c linestring, MODIFY d multipolygon":                  "ALTER TABLE t ADD COLUMN c ENUM('sluice-spatial:linestring'), MODIFY d ENUM('sluice-spatial:multipolygon')",
+		"INSERT INTO t VALUES ('a point', `polygon`) # geometry":                        "INSERT INTO t VALUES ('a point', `polygon`) # geometry",
+		"CREATE TABLE t (a int)": "CREATE TABLE t (a int)",
+	} {
+		if got := spatialTypes(in); got != want {
+			t.Errorf("spatialTypes(%q)\n = %q\nwant %q", in, got, want)
+		}
+	}
+}
+
+func TestDefaultServerID(t *testing.T) {
+	for _, name := range []string{"a", "shop-mysql", "x.y_z"} {
+		id := DefaultServerID(name)
+		if id < minServerID || id > maxServerID || id != DefaultServerID(name) {
+			t.Errorf("DefaultServerID(%q) = %d", name, id)
+		}
+	}
+	if DefaultServerID("a") == DefaultServerID("b") {
+		t.Error("two names, one id")
+	}
+}
