@@ -125,6 +125,18 @@ func (s *Source) retriable(format string, args ...any) error {
 	return connect.Retriable(fmt.Errorf("%s %q: "+format, append([]any{KindName, s.name}, args...)...))
 }
 
+// connectError classes a failed connection: a wrong password, a role or
+// address pg_hba.conf refuses, or a missing database is fatal (retrying
+// cannot fix them); anything else, such as a refused or cut connection,
+// is retriable.
+func (s *Source) connectError(what string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000" || pgErr.Code == "3D000") {
+		return s.fatal("%s: %w; check the user, password and database of config.dsn, and the server's pg_hba.conf (the role needs the REPLICATION attribute and a replication entry)", what, err)
+	}
+	return s.retriable("%s: %w", what, err)
+}
+
 // Open connects, checks the server, makes the publication and the slot if
 // they are missing, and prepares the snapshot or the stream. A snapshot
 // interrupted after some of its chunks became durable goes on after them
@@ -161,7 +173,7 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	}
 	s.pcfg = pcfg
 	if s.meta, err = pgx.ConnectConfig(ctx, pcfg); err != nil {
-		return s.retriable("connect: %w", err)
+		return s.connectError("connect", err)
 	}
 	s.db = pcfg.Database
 
@@ -175,6 +187,9 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	if err := s.resolveTables(ctx); err != nil {
 		return err
 	}
+	if err := s.preflight(ctx); err != nil { // preflight.go
+		return err
+	}
 	if err := s.publication(ctx); err != nil {
 		return err
 	}
@@ -182,7 +197,7 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	rcfg := pcfg.Config.Copy()
 	rcfg.RuntimeParams["replication"] = "database"
 	if s.repl, err = pgconn.ConnectConfig(ctx, rcfg); err != nil {
-		return s.retriable("replication connection: %w", err)
+		return s.connectError("replication connection", err)
 	}
 
 	// The slot may still be held for a moment by this connector's

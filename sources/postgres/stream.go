@@ -94,7 +94,14 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 		}
 		switch msg := msg.(type) {
 		case *pgproto3.ErrorResponse:
-			return connect.SourceBatch{}, s.retriable("replication: %w", pgconn.ErrorResponseToPgError(msg))
+			pgErr := pgconn.ErrorResponseToPgError(msg)
+			if pgErr.Code == "42704" {
+				// The publication was dropped. The server reads it as of
+				// each change, so the changes made while it was missing
+				// never decode through it, even once it exists again.
+				return connect.SourceBatch{}, connect.ResyncNeeded(fmt.Errorf("%s %q: replication: %w: the publication was dropped, and the changes made without it cannot be decoded: run \"sluice connectors reset %s\" to take a new snapshot", KindName, s.name, pgErr, s.name))
+			}
+			return connect.SourceBatch{}, s.retriable("replication: %w", pgErr)
 		case *pgproto3.CopyData:
 			if len(msg.Data) == 0 {
 				continue
