@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -22,6 +24,15 @@ import (
 // change is as new as the selected row or newer; at the high watermark the
 // rows left go out as op 'r' events. So a row never overwrites a newer
 // change, and no change is lost.
+//
+// One race is closed on top of DBLog: Postgres writes a transaction's
+// commit into the WAL a moment before other sessions see it, so a commit
+// just before the low watermark may be invisible to the chunk's select.
+// The select therefore runs in a repeatable-read transaction that also
+// reads pg_current_snapshot(): a change the stream brings while the chunk
+// is open from a transaction that snapshot did not see drops its rows too,
+// even before the low watermark, and a chunk whose snapshot misses one of
+// the transactions already decoded is read again.
 //
 // It serves two purposes: an ad-hoc snapshot asked for with
 // RequestSnapshot (rows marked source.snapshot "incremental"), and the
@@ -53,7 +64,8 @@ type window struct {
 	total    int64
 	last     bool // the chunk ends the table
 	lowSeen  bool
-	changed  bool // a table without a key changed in the window
+	snap     pgSnapshot // what the chunk's select saw
+	changed  bool       // a table without a key changed in the window
 	attempts int
 }
 
@@ -109,7 +121,13 @@ func (s *Source) openWindow(ctx context.Context) error {
 		return err
 	}
 	sql, args := selectRows(t, ref, after, limit)
-	rows, err := s.selectChunk(ctx, sql, args)
+	rows, snap, err := s.selectChunk(ctx, sql, args)
+	if err == nil && s.missesDecoded(snap) {
+		// A transaction the stream already brought is not yet visible
+		// to the select: its rows would be stale. Read the chunk again.
+		s.log.Debug("a snapshot chunk missed a decoded transaction: reading it again", "table", tp.Table)
+		return nil
+	}
 	if err != nil {
 		if undefinedTable(err) {
 			s.log.Warn("a table to snapshot no longer exists: skipping it", "table", tp.Table)
@@ -126,6 +144,7 @@ func (s *Source) openWindow(ctx context.Context) error {
 		return err
 	}
 	w.read = int64(len(rows))
+	w.snap = snap
 	w.last = limit == 0 || len(rows) < limit
 	w.after = after
 	for _, k := range t.Key {
@@ -146,8 +165,22 @@ func (s *Source) openWindow(ctx context.Context) error {
 	return nil
 }
 
-// selectChunk runs a chunk's query and returns its rows in text form.
-func (s *Source) selectChunk(ctx context.Context, sql string, args []any) ([][][]byte, error) {
+// selectChunk runs a chunk's query in a repeatable-read transaction and
+// returns its rows in text form and the transaction's snapshot.
+func (s *Source) selectChunk(ctx context.Context, sql string, args []any) ([][][]byte, pgSnapshot, error) {
+	tx, err := s.meta.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, pgSnapshot{}, s.retriable("select a snapshot chunk: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	var text string
+	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&text); err != nil {
+		return nil, pgSnapshot{}, s.retriable("select a snapshot chunk: %w", err)
+	}
+	snap, err := parseSnapshot(text)
+	if err != nil {
+		return nil, pgSnapshot{}, s.fatal("select a snapshot chunk: %w", err)
+	}
 	rr := s.meta.PgConn().ExecParams(ctx, sql, textArgs(args), nil, nil, nil)
 	var rows [][][]byte
 	for rr.NextRow() {
@@ -161,9 +194,75 @@ func (s *Source) selectChunk(ctx context.Context, sql string, args []any) ([][][
 		rows = append(rows, row)
 	}
 	if _, err := rr.Close(); err != nil {
-		return nil, s.retriable("select a snapshot chunk: %w", err)
+		return nil, pgSnapshot{}, s.retriable("select a snapshot chunk: %w", err)
 	}
-	return rows, nil
+	if err := tx.Commit(ctx); err != nil {
+		return nil, pgSnapshot{}, s.retriable("select a snapshot chunk: %w", err)
+	}
+	return rows, snap, nil
+}
+
+// pgSnapshot is what pg_current_snapshot() says: transactions before xmin
+// are finished, those from xmax on not yet started, and xip lists those in
+// progress in between.
+type pgSnapshot struct {
+	xmin, xmax uint64
+	xip        map[uint64]bool
+}
+
+// parseSnapshot parses "xmin:xmax:xip,xip,...".
+func parseSnapshot(text string) (pgSnapshot, error) {
+	parts := strings.Split(text, ":")
+	if len(parts) != 3 {
+		return pgSnapshot{}, fmt.Errorf("pg_current_snapshot() returned %q", text)
+	}
+	var sn pgSnapshot
+	var err1, err2 error
+	sn.xmin, err1 = strconv.ParseUint(parts[0], 10, 64)
+	sn.xmax, err2 = strconv.ParseUint(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return pgSnapshot{}, fmt.Errorf("pg_current_snapshot() returned %q", text)
+	}
+	if parts[2] != "" {
+		sn.xip = map[uint64]bool{}
+		for _, x := range strings.Split(parts[2], ",") {
+			v, err := strconv.ParseUint(x, 10, 64)
+			if err != nil {
+				return pgSnapshot{}, fmt.Errorf("pg_current_snapshot() returned %q", text)
+			}
+			sn.xip[v] = true
+		}
+	}
+	return sn, nil
+}
+
+// sees reports whether a transaction, by its 32-bit id as the stream gives
+// it, had committed for the snapshot. The id is widened with the epoch that
+// puts it nearest xmax: ids in use are never 2^31 or more apart.
+func (sn pgSnapshot) sees(xid uint32) bool {
+	if sn.xmax == 0 {
+		return true // no snapshot taken: nothing to say
+	}
+	x := sn.xmax&^0xFFFFFFFF | uint64(xid)
+	switch {
+	case x > sn.xmax && x-sn.xmax >= 1<<31 && x >= 1<<32:
+		x -= 1 << 32 // the epoch before
+	case x < sn.xmax && sn.xmax-x > 1<<31:
+		x += 1 << 32 // the epoch after
+	}
+	return x < sn.xmin || x < sn.xmax && !sn.xip[x]
+}
+
+// missesDecoded reports whether the snapshot does not see a transaction
+// the stream has already brought.
+func (s *Source) missesDecoded(sn pgSnapshot) bool {
+	n := min(s.recentNext, len(s.recentXids))
+	for i := range n {
+		if !sn.sees(s.recentXids[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // textArgs turns query arguments (strings or nil) into text parameters.
@@ -235,9 +334,9 @@ func (s *Source) initialLeft() bool {
 
 // observe removes from the open window the rows whose keys a streamed
 // change of table t touches; old and new are the change's row images.
-func (s *Source) observe(t *connect.Table, op connect.Op, old, new *pglogrepl.TupleData) {
+func (s *Source) observe(t *connect.Table, op connect.Op, xid uint32, old, new *pglogrepl.TupleData) {
 	w := s.win
-	if w == nil || !w.lowSeen || t.Schema+"."+t.Name != w.tp {
+	if w == nil || t.Schema+"."+t.Name != w.tp || !w.lowSeen && w.snap.sees(xid) {
 		return
 	}
 	if op == connect.OpTruncate {

@@ -84,6 +84,10 @@ type Source struct {
 	win      *window          // the incremental snapshot's open chunk
 	prevWin  *window
 	winSeq   int64
+	// The ids of the transactions decoded last (a ring): a chunk whose
+	// snapshot does not yet see one of them is read again.
+	recentXids [1024]uint32
+	recentNext int
 
 	// Status, read from other goroutines.
 	statusMu   sync.Mutex
@@ -107,6 +111,7 @@ type Source struct {
 
 // txState is the transaction being decoded.
 type txState struct {
+	xid32    uint32
 	xid      string
 	tsMs     int64
 	lsn      pglogrepl.LSN

@@ -200,7 +200,7 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 			return b, done, nil
 		}
 	case *pglogrepl.BeginMessage:
-		s.tx = &txState{xid: strconv.FormatUint(uint64(m.Xid), 10), tsMs: m.CommitTime.UnixMilli(), lsn: m.FinalLSN, perTable: map[string]int64{}}
+		s.tx = &txState{xid32: m.Xid, xid: strconv.FormatUint(uint64(m.Xid), 10), tsMs: m.CommitTime.UnixMilli(), lsn: m.FinalLSN, perTable: map[string]int64{}}
 	case *pglogrepl.InsertMessage:
 		err = s.change(ctx, connect.OpCreate, m.RelationID, nil, m.Tuple)
 	case *pglogrepl.UpdateMessage:
@@ -224,6 +224,8 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 			return b, true, nil
 		}
 		b := connect.SourceBatch{Events: s.tx.events, Position: s.position(m.TransactionEndLSN)}
+		s.recentXids[s.recentNext%len(s.recentXids)] = s.tx.xid32
+		s.recentNext++
 		if lag := time.Since(m.CommitTime).Milliseconds(); lag > 0 {
 			s.replLagMs.Store(lag)
 		} else {
@@ -277,7 +279,7 @@ func (s *Source) change(ctx context.Context, op connect.Op, rel uint32, old, new
 	ev.Source = s.sourceInfo(t, s.tx.tsMs, "false", s.tx.xid, s.tx.lsn)
 	s.tx.events = append(s.tx.events, ev)
 	if s.win != nil {
-		s.observe(t, op, old, new)
+		s.observe(t, op, s.tx.xid32, old, new)
 	}
 	return nil
 }
