@@ -50,7 +50,13 @@ func decodeJSONValue(raw json.RawMessage, col *Column, jsonAsString bool) (Value
 			err = errors.New("not a boolean")
 		}
 	case KindInt16, KindInt32, KindInt64:
-		bits := map[Kind]int{KindInt16: 16, KindInt32: 32, KindInt64: 64}[col.Kind]
+		bits := 64
+		switch col.Kind {
+		case KindInt16:
+			bits = 16
+		case KindInt32:
+			bits = 32
+		}
 		v.Int, err = strconv.ParseInt(string(raw), 10, bits)
 	case KindUint64:
 		v.Uint, err = strconv.ParseUint(string(raw), 10, 64)
