@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -48,12 +49,20 @@ func (s *Source) resolveTables(ctx context.Context) error {
 	return nil
 }
 
-// publication makes the publication if it is missing.
-func (s *Source) publication(ctx context.Context) error {
-	var one int
-	err := s.meta.QueryRow(ctx, "SELECT 1 FROM pg_publication WHERE pubname = $1", s.cfg.Publication).Scan(&one)
+// publication makes the publication if it is missing, and adds the
+// configured tables it lacks. When resuming (resuming true) with a snapshot
+// mode other than never, the tables added are snapshotted incrementally:
+// the request is written into the WAL in the same transaction as the ALTER
+// PUBLICATION, so the stream brings it right where the tables' changes
+// start to be published.
+func (s *Source) publication(ctx context.Context, resuming bool) error {
+	var all bool
+	err := s.meta.QueryRow(ctx, "SELECT puballtables FROM pg_publication WHERE pubname = $1", s.cfg.Publication).Scan(&all)
 	if err == nil {
-		return nil
+		if all {
+			return nil
+		}
+		return s.addToPublication(ctx, resuming)
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return s.retriable("look up publication %s: %w", s.cfg.Publication, err)
@@ -70,6 +79,56 @@ func (s *Source) publication(ctx context.Context) error {
 		return s.fatal("create publication %s: %w", s.cfg.Publication, err)
 	}
 	s.log.Info("created publication", "publication", s.cfg.Publication, "tables", len(s.tables))
+	return nil
+}
+
+// addToPublication adds the configured tables an existing publication
+// lacks (create_publication true), or fails naming them.
+func (s *Source) addToPublication(ctx context.Context, resuming bool) error {
+	rows, err := s.meta.Query(ctx, "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", s.cfg.Publication)
+	if err != nil {
+		return s.retriable("look up the tables of publication %s: %w", s.cfg.Publication, err)
+	}
+	have := map[TableRef]bool{}
+	for rows.Next() {
+		var r TableRef
+		if err := rows.Scan(&r.Schema, &r.Table); err != nil {
+			rows.Close()
+			return s.retriable("look up the tables of publication %s: %w", s.cfg.Publication, err)
+		}
+		have[r] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s.retriable("look up the tables of publication %s: %w", s.cfg.Publication, err)
+	}
+	var missing, names []string
+	for _, t := range s.tables {
+		if !have[t] {
+			missing = append(missing, t.String())
+			names = append(names, pgx.Identifier{t.Schema, t.Table}.Sanitize())
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	alter := "ALTER PUBLICATION " + pgx.Identifier{s.cfg.Publication}.Sanitize() + " ADD TABLE " + strings.Join(names, ", ")
+	if !s.cfg.CreatePublication {
+		return s.fatal("config.tables: publication %s does not publish %s and create_publication is false: run %s", s.cfg.Publication, strings.Join(missing, ", "), alter)
+	}
+	sql := "BEGIN; " + alter + "; "
+	if resuming && s.cfg.Snapshot != SnapshotNever && !s.onlySnap {
+		payload, err := json.Marshal(signal{Slot: s.cfg.Slot, Tables: missing})
+		if err != nil {
+			return s.fatal("snapshot request: %w", err)
+		}
+		sql += "SELECT pg_logical_emit_message(true, '" + signalPrefix + "', '" + string(escapeLiteral(payload)) + "'); "
+	}
+	if _, err := s.meta.Exec(ctx, sql+"COMMIT"); err != nil {
+		s.meta.Exec(ctx, "ROLLBACK")
+		return s.fatal("add %s to publication %s: %w", strings.Join(missing, ", "), s.cfg.Publication, err)
+	}
+	s.log.Info("added tables to the publication", "publication", s.cfg.Publication, "tables", missing, "snapshot", resuming && s.cfg.Snapshot != SnapshotNever)
 	return nil
 }
 

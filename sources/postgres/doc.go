@@ -71,6 +71,15 @@
 // while reading it, it is read again from its start, so its first rows
 // come twice (set key_columns to avoid that).
 //
+// # Tables added later
+//
+// An existing publication gains the configured tables it lacks (with
+// create_publication true; otherwise Open fails naming the ALTER
+// PUBLICATION to run). When the connector resumes from a position, the
+// request for an incremental snapshot of the added tables is written in
+// the same transaction as the ALTER PUBLICATION, so their rows are read
+// while their changes stream from that point on.
+//
 // # Incremental snapshots
 //
 // RequestSnapshot (sluice connectors snapshot NAME --table schema.table)
@@ -175,12 +184,8 @@
 //
 // # Not done yet
 //
-//   - An existing publication is used as it is: tables added to the config
-//     later are not added to it.
 //   - proto_version 2 streaming of in-progress transactions: a large
 //     transaction is decoded by the server only at its commit.
-//   - Ranges, geometry, domains, composite types and arrays of types whose
-//     delimiter is not ',' (box[]) arrive as strings holding the text form.
 //   - The heartbeat position is the message's start LSN, not its end, so
 //     after a restart the last heartbeat may come once more.
 //
@@ -189,6 +194,8 @@
 //	config.go       the config block and its checks
 //	source.go       Kind, Source, Open (preflight, slot, publication), Ack, Close
 //	catalog.go      tables from patterns, the publication, column types
+//	preflight.go    the checks of Open: role, grants, replica identity, key_columns
+//	types.go        decoding facts of composite, hstore and array columns
 //	position.go     positions: LSN and snapshot progress
 //	snapshot.go     the initial snapshot through the slot's exported snapshot
 //	incremental.go  incremental snapshots merged into the stream with watermarks

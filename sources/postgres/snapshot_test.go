@@ -348,3 +348,60 @@ func pgConn(t *testing.T, pg *testdb.Postgres, db string) *pgx.Conn {
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
 }
+
+// TestTableAddedLater adds a table to the config of a connector that has
+// streamed for a while: the publication gains it, and its rows are read by
+// an incremental snapshot, then its changes stream.
+func TestTableAddedLater(t *testing.T) {
+	pg := testdb.StartPostgres(t)
+	pg.CreateDatabase(t, "later")
+	pg.Exec(t, "later", `CREATE TABLE public.a (id bigint PRIMARY KEY, n bigint);
+		CREATE TABLE public.t (id bigint PRIMARY KEY, n bigint);
+		INSERT INTO public.t SELECT g, g FROM generate_series(1, 500) g;`)
+	block := func(tables string) string {
+		return fmt.Sprintf("dsn: %s\ntables: [%s]\nslot: slot_later\nsnapshot_chunk_size: 100\n", pg.DSN("later"), tables)
+	}
+	src := openAt(t, block("public.a"), nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var pos connect.Position
+	for pos == nil || snapshotting(pos) {
+		b, err := src.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos = b.Position
+	}
+	pg.Exec(t, "later", "INSERT INTO public.a VALUES (1, 1); UPDATE public.t SET n = -1 WHERE id = 1")
+	evs, pos, _ := readTx(t, src)
+	if len(evs) != 1 || evs[0].Table.Name != "a" {
+		t.Fatalf("before the table is added: %d events", len(evs))
+	}
+	src.Close()
+
+	src = openAt(t, block("public.a, public.t"), pos)
+	if got := pg.Query(t, "later", "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'sluice_acceptance'"); got != "2" {
+		t.Fatalf("publication has %s tables, want 2", got)
+	}
+	pg.Exec(t, "later", "UPDATE public.t SET n = -2 WHERE id = 2")
+	st := state{}
+	snapRows := 0
+	for snapRows < 500 || len(st) < 500 || st[2] != -2 {
+		b, err := src.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range b.Events {
+			if ev.Op == connect.OpRead {
+				snapRows++
+				if ev.Source.Snapshot != "incremental" {
+					t.Fatalf("snapshot row marked %q", ev.Source.Snapshot)
+				}
+			}
+			st.apply(t, ev)
+		}
+	}
+	if d := st.diff(tableState(t, pg, "later", "public.t")); d != "" {
+		t.Fatalf("rebuilt table differs:%s", d)
+	}
+}

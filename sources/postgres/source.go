@@ -195,7 +195,8 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	if err := s.preflight(ctx); err != nil { // preflight.go
 		return err
 	}
-	if err := s.publication(ctx); err != nil {
+	s.onlySnap = s.cfg.Snapshot == SnapshotInitialOnly
+	if err := s.publication(ctx, pos != nil); err != nil {
 		return err
 	}
 
@@ -232,7 +233,6 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	}
 
 	needSnapshot := pos == nil && s.cfg.Snapshot != SnapshotNever
-	s.onlySnap = s.cfg.Snapshot == SnapshotInitialOnly
 	switch {
 	case s.onlySnap && pos != nil:
 		// Nothing streams. An interrupted snapshot reads the rest of
