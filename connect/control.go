@@ -1,6 +1,9 @@
 package connect
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // Connector and task states, as Kafka Connect names them.
 const (
@@ -20,6 +23,9 @@ var (
 	ErrConflict         = errors.New("conflicting connector state")
 	// ErrBadOffsets: an offsets request body has the wrong shape.
 	ErrBadOffsets = errors.New("bad offsets")
+	// ErrUnsupported: the connector's kind cannot do what was asked (an
+	// ad-hoc snapshot of a sink, or of a source that is no Snapshotter).
+	ErrUnsupported = errors.New("not supported by the connector kind")
 )
 
 // ConnectorInfo is GET /connectors/{name}: the connector's config and tasks.
@@ -98,4 +104,20 @@ type Controller interface {
 	// (ErrConflict otherwise).
 	AlterOffsets(name string, o Offsets) error
 	ResetOffsets(name string) error
+	// RequestSnapshot asks a running source connector to read tables
+	// again (an ad-hoc snapshot, see Snapshotter) and returns once every
+	// task's source has made the request durable. Errors: ErrUnknownConnector;
+	// ErrUnsupported for a sink or a source kind that is no Snapshotter;
+	// ErrConflict when the connector is not RUNNING or a task failed; the
+	// source's own error, with its class (ErrFatal: a bad request such as
+	// an unknown table); ErrRetriable while a task is (re)connecting.
+	RequestSnapshot(ctx context.Context, name string, tables []string) error
+}
+
+// SourceProgress is what one open source task reports about itself
+// through Status, for the metrics.
+type SourceProgress struct {
+	Connector string
+	Task      int
+	Status    map[string]any
 }

@@ -29,6 +29,9 @@ type connector struct {
 	conv   Converter
 	ntasks int
 	logger *slog.Logger
+	// snapshots says whether the connector's sources take ad-hoc
+	// snapshots (snapshotsYes, snapshotsNo), once one was open.
+	snapshots atomic.Int32
 
 	mu struct {
 		sync.Mutex
@@ -74,6 +77,8 @@ type task struct {
 	done   chan struct{}
 	// skipped counts records skipped under errors.tolerance: all.
 	skipped atomic.Int64
+	// live is the task's source while it is open (snapshot.go).
+	live liveSource
 
 	mu struct {
 		sync.Mutex

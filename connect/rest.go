@@ -31,11 +31,17 @@ import (
 //	GET    /connectors/{name}/offsets             200 Offsets
 //	PATCH  /connectors/{name}/offsets             200 {"message":…} (body: Offsets; connector STOPPED)
 //	DELETE /connectors/{name}/offsets             200 {"message":…} (connector STOPPED)
+//	POST   /connectors/{name}/snapshot            202 {"connector","tables"} (body: {"tables":[…]}; connector RUNNING)
 //
 // Errors are Kafka Connect's body, {"error_code":404,"message":"Connector x
 // not found"}: 404 for an unknown connector, task or path, 405 for a method
 // a path does not take, 409 when the connector's state forbids the request
 // (ErrConflict), 400 for a bad request body or query, 500 for anything else.
+// POST /connectors/{name}/snapshot (sluice's own, Debezium's
+// execute-snapshot signal as a request) adds: 400 when the connector's
+// kind cannot take ad-hoc snapshots (ErrUnsupported) or the source refuses
+// the request as fatal (an unknown table), and 503 when the source could
+// not take it for now (a retriable error, or a task that is reconnecting).
 // Connectors are declared in the config file, so the routes that create,
 // reconfigure or delete one in Kafka Connect answer 405.
 
@@ -45,7 +51,8 @@ type RESTOptions struct {
 	Version string
 }
 
-// maxRESTBody bounds a request body (PATCH /connectors/{name}/offsets).
+// maxRESTBody bounds a request body (PATCH /connectors/{name}/offsets,
+// POST /connectors/{name}/snapshot).
 const maxRESTBody = 1 << 20
 
 // Kafka Connect's answers to KIP-875 offset requests.
@@ -88,6 +95,7 @@ func NewRESTHandler(c Controller, logger *slog.Logger, opts ...RESTOptions) http
 	m.HandleFunc("GET /connectors/{name}/offsets", h.offsets)
 	m.HandleFunc("PATCH /connectors/{name}/offsets", h.alterOffsets)
 	m.HandleFunc("DELETE /connectors/{name}/offsets", h.resetOffsets)
+	m.HandleFunc("POST /connectors/{name}/snapshot", h.snapshot)
 	return h
 }
 
@@ -454,14 +462,13 @@ func (h *restHandler) offsets(w http.ResponseWriter, r *http.Request) {
 	writeRESTJSON(w, http.StatusOK, o)
 }
 
-// alterOffsets answers PATCH /connectors/{name}/offsets (KIP-875). The
-// body is Offsets, with at least one entry and a partition in each.
-func (h *restHandler) alterOffsets(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
+// decodeBody decodes r's body, one JSON object of at most maxRESTBody
+// bytes without unknown fields, into v. On failure it answers 400, ending
+// the message with what to send, and returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, send string) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRESTBody))
 	dec.DisallowUnknownFields()
-	var o Offsets
-	err := dec.Decode(&o)
+	err := dec.Decode(v)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errors.New("data after the JSON object")
@@ -472,7 +479,18 @@ func (h *restHandler) alterOffsets(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &tooBig) {
 			err = fmt.Errorf("the body exceeds %d bytes", maxRESTBody)
 		}
-		writeRESTError(w, http.StatusBadRequest, fmt.Sprintf(`Invalid request body: %v; send {"offsets":[{"partition":{...},"offset":{...}}]}`, err))
+		writeRESTError(w, http.StatusBadRequest, fmt.Sprintf("Invalid request body: %v; send %s", err, send))
+		return false
+	}
+	return true
+}
+
+// alterOffsets answers PATCH /connectors/{name}/offsets (KIP-875). The
+// body is Offsets, with at least one entry and a partition in each.
+func (h *restHandler) alterOffsets(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	var o Offsets
+	if !decodeBody(w, r, &o, `{"offsets":[{"partition":{...},"offset":{...}}]}`) {
 		return
 	}
 	if len(o.Offsets) == 0 {
@@ -501,4 +519,101 @@ func (h *restHandler) resetOffsets(w http.ResponseWriter, r *http.Request) {
 	}
 	h.changed(r, "offsets reset", name)
 	writeRESTJSON(w, http.StatusOK, restMessageBody{msgOffsetsReset})
+}
+
+// snapshotRequest is the body of POST /connectors/{name}/snapshot. The
+// tables come under "tables" or, as in the data of Debezium's
+// execute-snapshot signal, under "data-collections". Of the signal's other
+// fields, "type" may say "incremental" (its default, and the only kind
+// sluice takes); "additional-conditions" and "surrogate-key" are refused
+// by name rather than ignored, since they would change what is read.
+type snapshotRequest struct {
+	Tables               []string        `json:"tables"`
+	DataCollections      []string        `json:"data-collections"`
+	Type                 string          `json:"type"`
+	AdditionalConditions json.RawMessage `json:"additional-conditions"`
+	SurrogateKey         json.RawMessage `json:"surrogate-key"`
+}
+
+// snapshotAnswer is the 202 answer of POST /connectors/{name}/snapshot.
+type snapshotAnswer struct {
+	Connector string   `json:"connector"`
+	Tables    []string `json:"tables"`
+}
+
+const sendSnapshot = `{"tables":["schema.table", ...]}`
+
+// tables checks the request and returns its tables, without repeats, or
+// the reason it is refused.
+func (q *snapshotRequest) tables() ([]string, string) {
+	field, tables := "tables", q.Tables
+	switch {
+	case len(q.Tables) > 0 && len(q.DataCollections) > 0:
+		return nil, "Invalid request body: it has both tables and data-collections; send one of them"
+	case len(q.DataCollections) > 0:
+		field, tables = "data-collections", q.DataCollections
+	}
+	if len(tables) == 0 {
+		return nil, "Invalid request body: no tables; send " + sendSnapshot
+	}
+	if t := strings.ToLower(q.Type); t != "" && t != "incremental" {
+		return nil, fmt.Sprintf("Invalid request body: type %q is not supported: sluice takes incremental snapshots only (they interleave with the stream, which goes on); leave type out", q.Type)
+	}
+	if isJSONValue(q.AdditionalConditions) {
+		return nil, "Invalid request body: additional-conditions is not supported: an ad-hoc snapshot reads whole tables; leave it out"
+	}
+	if isJSONValue(q.SurrogateKey) {
+		return nil, "Invalid request body: surrogate-key is not supported: an ad-hoc snapshot reads tables in primary-key order; leave it out"
+	}
+	out := make([]string, 0, len(tables))
+	for i, t := range tables {
+		if strings.TrimSpace(t) == "" {
+			return nil, fmt.Sprintf("Invalid request body: %s[%d] is empty; name each table as schema.table", field, i)
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, ""
+}
+
+// isJSONValue reports whether raw holds a value other than null.
+func isJSONValue(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
+}
+
+// snapshot answers POST /connectors/{name}/snapshot: it asks the running
+// source for an ad-hoc snapshot of the tables, and answers 202 once the
+// request is durable. The rows follow in the connector's topics.
+func (h *restHandler) snapshot(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	var q snapshotRequest
+	if !decodeBody(w, r, &q, sendSnapshot) {
+		return
+	}
+	tables, problem := q.tables()
+	if problem != "" {
+		writeRESTError(w, http.StatusBadRequest, problem)
+		return
+	}
+	err := h.c.RequestSnapshot(r.Context(), name, tables)
+	switch {
+	case err == nil:
+		h.changed(r, "snapshot requested", name, "tables", tables)
+		writeRESTJSON(w, http.StatusAccepted, snapshotAnswer{Connector: name, Tables: tables})
+	case errors.Is(err, ErrUnknownConnector), errors.Is(err, ErrConflict):
+		h.fail(w, r, name, err)
+	case errors.Is(err, ErrUnsupported):
+		// 400, not 501: the server implements the request, and this
+		// connector never will; a 5xx would count as an outage in
+		// monitoring and make clients retry.
+		writeRESTError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrRetriable), IsRetriable(err):
+		h.logger.Warn("admin REST: snapshot request not taken for now", "connector", name, "tables", tables, "err", err)
+		writeRESTError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, ErrFatal):
+		writeRESTError(w, http.StatusBadRequest, err.Error())
+	default:
+		h.fail(w, r, name, err)
+	}
 }

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -229,6 +230,34 @@ func (f *memController) ResetOffsets(name string) error {
 	return nil
 }
 
+// RequestSnapshot takes the request for the running source shop-pg; it
+// refuses the table public.nope as fatal and public.flaky as retriable.
+// A connector that is not RUNNING conflicts; a sink cannot snapshot.
+func (f *memController) RequestSnapshot(_ context.Context, name string, tables []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.get(name)
+	if err != nil {
+		return err
+	}
+	if s := c.status.Connector.State; s != StateRunning {
+		return mark(ErrConflict, fmt.Errorf("connector %q is %s; resume it", name, s))
+	}
+	if c.info.Type == "sink" {
+		return mark(ErrUnsupported, fmt.Errorf("connector %q: connector kind file-sink cannot take ad-hoc snapshots", name))
+	}
+	for _, t := range tables {
+		switch t {
+		case "public.nope":
+			return Fatal(fmt.Errorf("connector %q: table %q is not captured", name, t))
+		case "public.flaky":
+			return Retriable(fmt.Errorf("connector %q: connection reset", name))
+		}
+	}
+	f.record("snapshot %s %s", name, strings.Join(tables, ","))
+	return nil
+}
+
 var _ Controller = (*memController)(nil)
 
 // bareConflict answers every offset change with the bare ErrConflict.
@@ -353,6 +382,47 @@ func TestRESTRoutes(t *testing.T) {
 		{name: "reset offsets running", method: "DELETE", path: "/connectors/customers-file/offsets", wantCode: 409,
 			wantBody: `{"error_code":409,"message":"connector \"customers-file\" is RUNNING; it must be in the STOPPED state to change its offsets: conflicting connector state"}`},
 		{name: "reset offsets unknown", method: "DELETE", path: "/connectors/nope/offsets", wantCode: 404, wantBody: notFound},
+
+		{name: "snapshot", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"tables":["public.orders","public.items","public.orders"]}`, wantCode: 202,
+			wantBody:  `{"connector":"shop-pg","tables":["public.orders","public.items"]}`,
+			wantCalls: []string{"snapshot shop-pg public.orders,public.items"}},
+		{name: "snapshot as Debezium's signal data", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"data-collections":["public.orders"],"type":"INCREMENTAL"}`, wantCode: 202,
+			wantBody:  `{"connector":"shop-pg","tables":["public.orders"]}`,
+			wantCalls: []string{"snapshot shop-pg public.orders"}},
+		{name: "snapshot null extras", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"tables":["public.orders"],"additional-conditions":null,"type":""}`, wantCode: 202,
+			wantBody:  `{"connector":"shop-pg","tables":["public.orders"]}`,
+			wantCalls: []string{"snapshot shop-pg public.orders"}},
+		{name: "snapshot unknown connector", method: "POST", path: "/connectors/nope/snapshot", body: `{"tables":["public.orders"]}`, wantCode: 404, wantBody: notFound},
+		{name: "snapshot stopped", method: "POST", path: "/connectors/archive/snapshot", body: `{"tables":["public.orders"]}`, wantCode: 409,
+			wantBody: `{"error_code":409,"message":"connector \"archive\" is STOPPED; resume it"}`},
+		{name: "snapshot of a sink", method: "POST", path: "/connectors/customers-file/snapshot", body: `{"tables":["public.orders"]}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"connector \"customers-file\": connector kind file-sink cannot take ad-hoc snapshots"}`},
+		{name: "snapshot fatal", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"tables":["public.orders","public.nope"]}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"connector \"shop-pg\": table \"public.nope\" is not captured"}`},
+		{name: "snapshot retriable", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"tables":["public.flaky"]}`, wantCode: 503,
+			wantBody: `{"error_code":503,"message":"connector \"shop-pg\": connection reset"}`},
+		{name: "snapshot unclassed error", method: "POST", path: "/connectors/broken/snapshot", body: `{"tables":["public.orders"]}`, wantCode: 503,
+			wantBody: `{"error_code":503,"message":"reading connector state: disk on fire"}`},
+		{name: "snapshot both lists", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"tables":["a.b"],"data-collections":["a.c"]}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: it has both tables and data-collections; send one of them"}`},
+		{name: "snapshot no tables", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"tables":[]}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: no tables; send {\"tables\":[\"schema.table\", ...]}"}`},
+		{name: "snapshot no body", method: "POST", path: "/connectors/shop-pg/snapshot", wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: EOF; send {\"tables\":[\"schema.table\", ...]}"}`},
+		{name: "snapshot empty table", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"data-collections":["public.a"," "]}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: data-collections[1] is empty; name each table as schema.table"}`},
+		{name: "snapshot blocking", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"data-collections":["public.a"],"type":"blocking"}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: type \"blocking\" is not supported: sluice takes incremental snapshots only (they interleave with the stream, which goes on); leave type out"}`},
+		{name: "snapshot conditions", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"data-collections":["public.a"],"additional-conditions":[{"data-collection":"public.a","filter":"id > 5"}]}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: additional-conditions is not supported: an ad-hoc snapshot reads whole tables; leave it out"}`},
+		{name: "snapshot surrogate key", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"data-collections":["public.a"],"surrogate-key":"id"}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: surrogate-key is not supported: an ad-hoc snapshot reads tables in primary-key order; leave it out"}`},
+		{name: "snapshot unknown field", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"table":["public.a"]}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: json: unknown field \"table\"; send {\"tables\":[\"schema.table\", ...]}"}`},
+		{name: "snapshot tables not a list", method: "POST", path: "/connectors/shop-pg/snapshot", body: `{"tables":"public.a"}`, wantCode: 400,
+			wantBody: `{"error_code":400,"message":"Invalid request body: json: cannot unmarshal string into Go struct field snapshotRequest.tables of type []string; send {\"tables\":[\"schema.table\", ...]}"}`},
+		{name: "snapshot wrong method", method: "GET", path: "/connectors/shop-pg/snapshot", wantCode: 405,
+			wantBody: `{"error_code":405,"message":"HTTP 405 Method Not Allowed"}`},
 
 		{name: "internal error", method: "GET", path: "/connectors/broken/status", wantCode: 500,
 			wantBody: `{"error_code":500,"message":"reading connector state: disk on fire"}`},

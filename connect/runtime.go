@@ -296,4 +296,26 @@ func (r *Runtime) ResetOffsets(name string) error {
 	return c.resetOffsets(r.ctx)
 }
 
+// RequestSnapshot asks a running source connector to read tables again
+// (see Controller).
+func (r *Runtime) RequestSnapshot(ctx context.Context, name string, tables []string) error {
+	c, err := r.connector(name)
+	if err != nil {
+		return err
+	}
+	return c.requestSnapshot(ctx, tables)
+}
+
+// SourceProgress returns the Status of every open source task that
+// reports one, sorted by connector and task.
+func (r *Runtime) SourceProgress() []SourceProgress {
+	var out []SourceProgress
+	for _, name := range r.Connectors() {
+		if c, err := r.connector(name); err == nil {
+			out = c.sourceProgress(out)
+		}
+	}
+	return out
+}
+
 var _ Controller = (*Runtime)(nil)

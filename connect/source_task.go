@@ -118,6 +118,8 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 	if err := src.Open(ctx, pos); err != nil {
 		return false, fmt.Errorf("open source: %w", err)
 	}
+	t.setLive(src) // the admin API may call it now (snapshot.go)
+	defer t.setLive(nil)
 	var partial int64 = skip // items written after the stored position
 	t.detail("last_error", nil)
 	conv := newSourceConverter(t)
@@ -130,6 +132,7 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 		wait         func() error
 		pos          Position
 		events, recs int
+		records      []Record
 		start        time.Time
 	}
 	pending := make(chan inflight, 1)
@@ -151,6 +154,7 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 			}
 			durable.Store(true)
 			c.r.metrics.SourceBatch(c.name, t.id, b.events, b.recs, time.Since(b.start))
+			sourceRecords(c.r.metrics, c.name, t.id, b.records)
 			if b.pos != nil {
 				if err := src.Ack(ctx, b.pos); err != nil && ctx.Err() == nil {
 					failed = true
@@ -214,7 +218,7 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 			return false, fmt.Errorf("write %d records to the log: %w", len(recs), err)
 		}
 		select {
-		case pending <- inflight{wait: wait, pos: batch.Position, events: len(batch.Events), recs: len(recs), start: start}:
+		case pending <- inflight{wait: wait, pos: batch.Position, events: len(batch.Events), recs: len(recs), records: recs, start: start}:
 		case err := <-settleErr:
 			wait()
 			return false, err

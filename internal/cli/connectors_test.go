@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -213,6 +214,13 @@ func (f *adminFake) ResetOffsets(name string) error {
 		c.offsets = connect.Offsets{}
 		return nil
 	})
+}
+
+// RequestSnapshot records the request. The CLI's snapshot command is
+// tested against a real runtime (connectors_snapshot_test.go); this only
+// completes the Controller.
+func (f *adminFake) RequestSnapshot(_ context.Context, name string, tables []string) error {
+	return f.do(name, "snapshot "+name+" "+strings.Join(tables, ","), nil)
 }
 
 var _ connect.Controller = (*adminFake)(nil)

@@ -46,6 +46,7 @@ func (c *connectRuntime) start(ctx context.Context) error {
 	}
 	var h http.Handler = connect.NewRESTHandler(c.rt, c.logger)
 	c.admin.setConnect(h)
+	c.metrics.status.set(c.rt.SourceProgress)
 	c.logger.Info("connectors started", "connectors", len(c.cfg.Connectors))
 	return nil
 }
@@ -54,6 +55,7 @@ func (c *connectRuntime) failed() <-chan error { return c.quit }
 
 func (c *connectRuntime) stop(ctx context.Context) error {
 	c.admin.setConnect(nil)
+	c.metrics.status.set(nil)
 	done := make(chan struct{})
 	go func() {
 		c.rt.Close()
@@ -67,30 +69,35 @@ func (c *connectRuntime) stop(ctx context.Context) error {
 	}
 }
 
-// connectMetrics implements connect.Metrics with Prometheus.
+// connectMetrics implements connect.Metrics with Prometheus, and holds
+// the collector of the sources' own status.
 type connectMetrics struct {
 	recordsIn, recordsOut, batches *prometheus.CounterVec
 	errors, retries, dlq           *prometheus.CounterVec
 	lag                            *prometheus.GaugeVec
 	batchSeconds                   *prometheus.HistogramVec
+	sourceRecords                  *prometheus.CounterVec
+	status                         *sourceStatusCollector
 }
 
 func newConnectMetrics() *connectMetrics {
 	ct := []string{"connector", "task"}
 	return &connectMetrics{
-		recordsIn:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_records_in_total", Help: "Records read by a task: change events from a source, records from the log for a sink."}, ct),
-		recordsOut:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_records_out_total", Help: "Records written by a task: to the log for a source, delivered for a sink."}, ct),
-		batches:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_batches_total", Help: "Batches a task completed."}, ct),
-		errors:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_errors_total", Help: "Failures by stage (source, sink, transform, converter, task)."}, []string{"connector", "task", "stage"}),
-		retries:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_retries_total", Help: "Retries after retriable failures."}, ct),
-		dlq:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_dead_letter_records_total", Help: "Records sent to a dead-letter topic."}, ct),
-		lag:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_connect_sink_lag_records", Help: "A sink's lag per partition: log end offset minus committed offset."}, []string{"connector", "topic", "partition"}),
-		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_connect_batch_seconds", Help: "Time to make a source batch durable or deliver a sink batch.", Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10)}, []string{"connector"}),
+		recordsIn:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_records_in_total", Help: "Records read by a task: change events from a source, records from the log for a sink."}, ct),
+		recordsOut:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_records_out_total", Help: "Records written by a task: to the log for a source, delivered for a sink."}, ct),
+		batches:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_batches_total", Help: "Batches a task completed."}, ct),
+		errors:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_errors_total", Help: "Failures by stage (source, sink, transform, converter, task)."}, []string{"connector", "task", "stage"}),
+		retries:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_retries_total", Help: "Retries after retriable failures."}, ct),
+		dlq:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_connect_dead_letter_records_total", Help: "Records sent to a dead-letter topic."}, ct),
+		lag:           prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_connect_sink_lag_records", Help: "A sink's lag per partition: log end offset minus committed offset."}, []string{"connector", "topic", "partition"}),
+		batchSeconds:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_connect_batch_seconds", Help: "Time to make a source batch durable or deliver a sink batch.", Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10)}, []string{"connector"}),
+		sourceRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_source_records_total", Help: "Records a source connector wrote to the log, by topic (one topic per table), counted once durable."}, []string{"connector", "topic"}),
+		status:        &sourceStatusCollector{},
 	}
 }
 
 func (m *connectMetrics) register(reg *prometheus.Registry) error {
-	for _, c := range []prometheus.Collector{m.recordsIn, m.recordsOut, m.batches, m.errors, m.retries, m.dlq, m.lag, m.batchSeconds} {
+	for _, c := range []prometheus.Collector{m.recordsIn, m.recordsOut, m.batches, m.errors, m.retries, m.dlq, m.lag, m.batchSeconds, m.sourceRecords, m.status} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -128,4 +135,8 @@ func (m *connectMetrics) DeadLettered(c string, task int, n int) {
 
 func (m *connectMetrics) SinkLag(c, topic string, partition int32, lag int64) {
 	m.lag.WithLabelValues(c, topic, strconv.Itoa(int(partition))).Set(float64(lag))
+}
+
+func (m *connectMetrics) SourceRecords(c string, _ int, topic string, n int) {
+	m.sourceRecords.WithLabelValues(c, topic).Add(float64(n))
 }

@@ -28,6 +28,9 @@
 //	engine.go   Engine, New, Run, Close, the component seam, topic setup
 //	admin.go    admin HTTP: /healthz, /readyz, /metrics
 //	metrics.go  the log's Prometheus metrics and the partition collector
+//	kafka.go    the Kafka listener
+//	connect.go  the connector runtime, its REST API and its metrics
+//	source_status.go  the sources' own status (connect.Status) as gauges
 package engine
 
 import (
