@@ -74,7 +74,15 @@ func newImgHarness(t testing.TB, config string, want bool, pre func(*sluicelog.L
 	return openImgHarness(t, t.TempDir(), config, want, pre)
 }
 
+// plainLog is a connect.Log without the optional features (no
+// KeyLookup), as an external Kafka cluster would be.
+type plainLog struct{ connect.Log }
+
 func openImgHarness(t testing.TB, dir, config string, want bool, pre func(*sluicelog.Log)) *imgHarness {
+	return openImgHarnessOver(t, dir, config, want, pre, nil)
+}
+
+func openImgHarnessOver(t testing.TB, dir, config string, want bool, pre func(*sluicelog.Log), wrap func(connect.Log) connect.Log) *imgHarness {
 	l, err := sluicelog.Open(dir, sluicelog.Options{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +93,11 @@ func openImgHarness(t testing.TB, dir, config string, want bool, pre func(*sluic
 	h := &imgHarness{t: t, log: l, batches: make(chan connect.SourceBatch)}
 	reg := connect.NewRegistry()
 	reg.Register(imgKind{h: h, want: want})
-	h.rt = connect.NewRuntime(embedded.New(l, 3, 1), reg, connect.RuntimeOptions{Logger: quiet(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	var cl connect.Log = embedded.New(l, 3, 1)
+	if wrap != nil {
+		cl = wrap(cl)
+	}
+	h.rt = connect.NewRuntime(cl, reg, connect.RuntimeOptions{Logger: quiet(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	t.Cleanup(h.close)
 	cfg, err := configs.Parse("test.yaml", []byte("version: 1\nconnectors:\n  - name: img\n    kind: img-source\n"+config), configs.Options{})
 	if err != nil {
@@ -97,7 +109,7 @@ func openImgHarness(t testing.TB, dir, config string, want bool, pre func(*sluic
 	waitFor(t, "the source to open", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		return h.acked != "" || h.previous != nil || !want
+		return h.acked != "" || h.previous != nil || !want || wrap != nil
 	})
 	return h
 }
@@ -432,6 +444,19 @@ func TestPreviousIndexesExistingTopics(t *testing.T) {
 			t.Fatalf("topic not indexed: %+v", info)
 		}
 	})
+}
+
+// TestPreviousNeedsKeyLookup: over a Log without KeyLookup, Previous is
+// nil, and topics are created as ever.
+func TestPreviousNeedsKeyLookup(t *testing.T) {
+	h := openImgHarnessOver(t, t.TempDir(), "", true, nil, func(l connect.Log) connect.Log { return plainLog{l} })
+	h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)))
+	h.mu.Lock()
+	p := h.previous
+	h.mu.Unlock()
+	if p != nil {
+		t.Fatal("Env.Previous set over a log without KeyLookup")
+	}
 }
 
 // TestPreviousOnlyForKindsThatAsk: a kind that does not implement
