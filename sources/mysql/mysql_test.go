@@ -206,8 +206,12 @@ func TestStream(t *testing.T) {
 	if err := src.Ack(t.Context(), pos); err != nil {
 		t.Errorf("Ack: %v", err)
 	}
-	if st := src.(connect.Status).Status(); st["acked_position"] != string(pos) {
-		t.Errorf("status %v, want acked_position %q", st, pos)
+	st := src.(connect.Status).Status()
+	if st["acked_position"] != string(pos) || st["schema_history_tables"] != 1 {
+		t.Errorf("status %v, want acked_position %q and one table in the history", st, pos)
+	}
+	if per, _ := st["events_per_table"].(map[string]any); per["shop.items"] != int64(4) {
+		t.Errorf("status events_per_table %v, want shop.items: 4", st["events_per_table"])
 	}
 }
 
@@ -287,6 +291,37 @@ func TestPreflight(t *testing.T) {
 		_, err := openAt(t, b, nil, connecttest.Env(t))
 		if err == nil || connect.Class(err) != "fatal" {
 			t.Errorf("Open with a wrong password: %v (class %s), want fatal", err, connect.Class(err))
+		}
+	})
+}
+
+// TestSnapshotModes checks never (no snapshot rows, the stream from now)
+// and initial_only (the snapshot, then nothing).
+func TestSnapshotModes(t *testing.T) {
+	m := testdb.StartMariaDB(t)
+	m.Exec(t, `CREATE DATABASE sm; CREATE TABLE sm.t (id int PRIMARY KEY); INSERT INTO sm.t VALUES (1), (2)`)
+	t.Run("never", func(t *testing.T) {
+		src := mustOpen(t, block(m, "sm.t", "snapshot: never\n"), nil, connecttest.Env(t))
+		m.Exec(t, `INSERT INTO sm.t VALUES (3)`)
+		evs, _, _ := readTx(t, src, false)
+		for len(evs) == 0 {
+			evs, _, _ = readTx(t, src, false)
+		}
+		if len(evs) != 1 || evs[0].Op != connect.OpCreate || evs[0].After[0].Int != 3 {
+			t.Errorf("never: %d events %v, want only the insert of 3", len(evs), evs)
+		}
+	})
+	t.Run("initial_only", func(t *testing.T) {
+		src := mustOpen(t, block(m, "sm.t", "snapshot: initial_only\n"), nil, connecttest.Env(t))
+		snap, _, pos := readTx(t, src, true)
+		if len(snap) != 3 || strings.Contains(string(pos), "snapshot=") {
+			t.Fatalf("initial_only: snapshot of %d rows, position %q", len(snap), pos)
+		}
+		m.Exec(t, `INSERT INTO sm.t VALUES (4)`)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if b, err := src.Read(ctx); err == nil {
+			t.Errorf("initial_only streamed %d events after the snapshot", len(b.Events))
 		}
 	})
 }

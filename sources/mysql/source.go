@@ -106,6 +106,8 @@ type Source struct {
 	lagMs     atomic.Int64 // commit to read of the last transaction; 0 unknown
 	statusMu  sync.Mutex
 	statusPrg *progress
+	perTable  map[string]int64 // events streamed per db.table, counted at commits
+	history   int              // tables in the schema history
 }
 
 var _ connect.Source = (*Source)(nil)
@@ -187,6 +189,7 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 			s.start = resume
 		}
 	}
+	s.countTables(nil)
 	s.log.Info("mysql source open", "flavor", s.flavor, "version", s.version, "server_id", s.cfg.ServerID,
 		"tables", len(s.schemas.tables), "start", describePos(s.start), "snapshot", s.snap != nil)
 	return nil
@@ -492,6 +495,14 @@ func (s *Source) Status() map[string]any {
 	}
 	s.statusMu.Lock()
 	p := s.statusPrg
+	if len(s.perTable) > 0 {
+		per := map[string]any{}
+		for k, v := range s.perTable {
+			per[k] = v
+		}
+		st["events_per_table"] = per
+	}
+	st["schema_history_tables"] = s.history
 	s.statusMu.Unlock()
 	if p != nil {
 		tables := map[string]any{}
@@ -511,6 +522,20 @@ func (s *Source) setStatusProgress(p *progress) {
 	s.statusMu.Lock()
 	s.statusPrg = c
 	s.statusMu.Unlock()
+}
+
+// countTables adds a transaction's events per table to the status, with
+// the size of the schema history.
+func (s *Source) countTables(per map[string]int64) {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	if s.perTable == nil {
+		s.perTable = map[string]int64{}
+	}
+	for k, v := range per {
+		s.perTable[k] += v
+	}
+	s.history = len(s.schemas.tables)
 }
 
 // captured reports whether the config captures db.table.

@@ -33,6 +33,9 @@ type streamState struct {
 
 // txState is the transaction being decoded.
 type txState struct {
+	// id is the transaction's id: its GTID, or without GTIDs the binlog
+	// file and offset of its first event.
+	id       string
 	gtid     string
 	thread   uint32
 	begun    bool  // began with BEGIN (or a MariaDB GTID event that is not standalone)
@@ -40,6 +43,15 @@ type txState struct {
 	total    int64
 	perTable map[string]int64 // by db.table
 	events   []connect.ChangeEvent
+}
+
+// newTx starts a transaction at the event with header h.
+func (s *Source) newTx(h *replication.EventHeader, gtid string) *txState {
+	id := gtid
+	if id == "" {
+		id = fmt.Sprintf("%s:%d", s.st.file, h.LogPos-h.EventSize)
+	}
+	return &txState{id: id, gtid: gtid, tsMs: int64(h.Timestamp) * 1000, perTable: map[string]int64{}}
 }
 
 // startStreaming connects as a replica and asks for the binlog after
@@ -167,7 +179,8 @@ func (s *Source) handle(ev *replication.BinlogEvent) (connect.SourceBatch, bool,
 		if err := st.gset.(*gomysql.MariadbGTIDSet).AddSet(&g); err != nil {
 			return connect.SourceBatch{}, false, s.fatal("GTID %s: %w", g.String(), err)
 		}
-		st.tx = &txState{gtid: g.String(), begun: !e.IsStandalone(), tsMs: int64(h.Timestamp) * 1000, perTable: map[string]int64{}}
+		st.tx = s.newTx(h, g.String())
+		st.tx.begun = !e.IsStandalone()
 	case *replication.GTIDEvent:
 		u, err := uuid.FromBytes(e.SID)
 		if err != nil {
@@ -176,7 +189,7 @@ func (s *Source) handle(ev *replication.BinlogEvent) (connect.SourceBatch, bool,
 		if ms, ok := st.gset.(*gomysql.MysqlGTIDSet); ok {
 			ms.AddGTID(u, e.GNO)
 		}
-		st.tx = &txState{gtid: fmt.Sprintf("%s:%d", u, e.GNO), tsMs: int64(h.Timestamp) * 1000, perTable: map[string]int64{}}
+		st.tx = s.newTx(h, fmt.Sprintf("%s:%d", u, e.GNO))
 	case *replication.QueryEvent:
 		return s.query(ev, e)
 	case *replication.TableMapEvent:
@@ -213,7 +226,7 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 	switch strings.ToUpper(q) {
 	case "BEGIN":
 		if st.tx == nil {
-			st.tx = &txState{tsMs: int64(h.Timestamp) * 1000, perTable: map[string]int64{}}
+			st.tx = s.newTx(h, "")
 		}
 		st.tx.begun, st.tx.thread = true, e.SlaveProxyID
 		return connect.SourceBatch{}, false, nil
@@ -227,7 +240,7 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 		return connect.SourceBatch{}, false, nil
 	}
 	if st.tx == nil {
-		st.tx = &txState{tsMs: int64(h.Timestamp) * 1000, perTable: map[string]int64{}}
+		st.tx = s.newTx(h, "")
 	}
 	st.tx.thread = e.SlaveProxyID
 	changes, err := s.schemas.apply(string(e.Schema), q, s.captured)
@@ -248,6 +261,7 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 		}
 		msgs = append(msgs, s.schemaChangeEvent(string(e.Schema), q, changes, st.tx, h, pos))
 		events := st.tx.events
+		s.countTables(st.tx.perTable)
 		st.tx = nil
 		st.last, st.emitted, st.emittedAt = pos, pos, time.Now()
 		return connect.SourceBatch{Events: events, Messages: msgs, Position: encodePosition(pos, nil)}, true, nil
@@ -274,6 +288,7 @@ func (s *Source) commit(h *replication.EventHeader) (connect.SourceBatch, bool, 
 		return connect.SourceBatch{}, false, nil
 	}
 	st.emitted, st.emittedAt = st.last, time.Now()
+	s.countTables(tx.perTable)
 	return connect.SourceBatch{Events: tx.events, Position: encodePosition(st.last, nil)}, true, nil
 }
 
@@ -300,7 +315,7 @@ func (s *Source) decodeRows(ev *replication.BinlogEvent, e *replication.RowsEven
 		return nil
 	}
 	if st.tx == nil {
-		st.tx = &txState{tsMs: int64(ev.Header.Timestamp) * 1000, perTable: map[string]int64{}}
+		st.tx = s.newTx(ev.Header, "")
 	}
 	var op connect.Op
 	step := 1
@@ -336,7 +351,7 @@ func (s *Source) decodeRows(ev *replication.BinlogEvent, e *replication.RowsEven
 		}
 		st.tx.total++
 		st.tx.perTable[t.id()]++
-		ce.Transaction = &connect.Transaction{ID: st.tx.gtid, TotalOrder: st.tx.total, DataCollectionOrder: st.tx.perTable[t.id()]}
+		ce.Transaction = &connect.Transaction{ID: st.tx.id, TotalOrder: st.tx.total, DataCollectionOrder: st.tx.perTable[t.id()]}
 		ce.Source = s.sourceInfo(t, st.tx, ev.Header, r/step)
 		st.tx.events = append(st.tx.events, ce)
 	}
@@ -386,7 +401,7 @@ func (s *Source) topic(t *connect.Table) string {
 func (s *Source) sourceInfo(t *tableSchema, tx *txState, h *replication.EventHeader, row int) connect.SourceInfo {
 	ts := int64(h.Timestamp) * 1000
 	si := connect.SourceInfo{Connector: "mysql", Name: s.cfg.TopicPrefix, TsMs: ts, Snapshot: "false",
-		Database: t.Database, Table: t.Name, TxID: tx.gtid}
+		Database: t.Database, Table: t.Name, TxID: tx.id}
 	start := h.LogPos - h.EventSize
 	si.Extra = []connect.Field{
 		{Name: "server_id", Value: connect.Int64(int64(h.ServerID))},
