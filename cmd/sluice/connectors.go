@@ -4,6 +4,7 @@ import (
 	"github.com/sluice-cdc/sluice/connect"
 	"github.com/sluice-cdc/sluice/sinks/file"
 	"github.com/sluice-cdc/sluice/sources/datagen"
+	"github.com/sluice-cdc/sluice/sources/postgres"
 )
 
 // connectors are the connector kinds compiled into this binary.
@@ -11,5 +12,6 @@ func connectors() *connect.Registry {
 	reg := connect.NewRegistry()
 	reg.Register(datagen.New())
 	reg.Register(file.New())
+	reg.Register(postgres.New())
 	return reg
 }

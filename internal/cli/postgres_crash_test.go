@@ -1,0 +1,336 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-cdc/sluice/internal/pgworkload"
+	"github.com/sluice-cdc/sluice/internal/testdb"
+	sluicelog "github.com/sluice-cdc/sluice/log"
+)
+
+// crashSeed returns the workload's seed: SLUICE_PG_WORKLOAD_SEED's, or a
+// new one; it is logged.
+func crashSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("SLUICE_PG_WORKLOAD_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("SLUICE_PG_WORKLOAD_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("workload seed %d (replay with SLUICE_PG_WORKLOAD_SEED=%d)", seed, seed)
+	return seed
+}
+
+// pgCrash is a "sluice run" process, restarted after every kill, with a
+// postgres-source named pgc capturing the pgworkload tables of one
+// database into topics wl.public.*.
+type pgCrash struct {
+	t       *testing.T
+	bin     string
+	dsn     string
+	dataDir string
+	config  string
+	cmd     *exec.Cmd
+	addr    string        // Kafka API
+	runs    []*lineReader // every run's stderr
+	kills   int
+}
+
+// startPGCrash sets up the workload's tables in a new database of pg, with
+// extraSQL run after, and starts sluice with the connector's config
+// block extended by extraConfig (lines indented by six spaces).
+func startPGCrash(t *testing.T, pg *testdb.Postgres, db, extraSQL, extraConfig string) *pgCrash {
+	t.Helper()
+	c := &pgCrash{t: t, bin: sluiceBinary(t), dsn: pg.DSN(db)}
+	pg.CreateDatabase(t, db)
+	if err := pgworkload.Setup(t.Context(), c.dsn); err != nil {
+		t.Fatal(err)
+	}
+	if extraSQL != "" {
+		pg.Exec(t, db, extraSQL)
+	}
+	dir := t.TempDir()
+	c.dataDir = filepath.Join(dir, "data")
+	c.config = filepath.Join(dir, "sluice.yaml")
+	c.writeConfig(extraConfig)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, r := range c.runs {
+				t.Logf("stderr of run %d:\n%s", i, r)
+			}
+		}
+	})
+	c.start()
+	return c
+}
+
+// writeConfig writes the config file, with extra lines (indented by six
+// spaces) in the connector's config block; the next start reads it.
+func (c *pgCrash) writeConfig(extra string) {
+	c.t.Helper()
+	err := os.WriteFile(c.config, []byte(fmt.Sprintf(`version: 1
+node:
+  data_dir: %s
+  kafka_listen: 127.0.0.1:0
+  admin_listen: 127.0.0.1:0
+log:
+  default_partitions: 2
+connectors:
+  - name: pgc
+    kind: postgres-source
+    config:
+      dsn: %s
+      tables: [public.wl_items, public.wl_pairs, public.wl_bag, public.wl_fence]
+      slot: crash_slot
+      publication: crash_pub
+      topic_prefix: wl
+      heartbeat_interval: 500ms
+%s`, c.dataDir, c.dsn, extra)), 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *pgCrash) start() {
+	var stderr *lineReader
+	c.cmd, c.addr, stderr = startSluiceRun(c.t, c.bin, c.config)
+	c.runs = append(c.runs, stderr)
+}
+
+// kill sends SIGKILL to sluice and starts it again; it returns the
+// position stored at the kill.
+func (c *pgCrash) kill() string {
+	c.t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		c.t.Fatal(err)
+	}
+	c.cmd.Wait()
+	c.kills++
+	l, err := sluicelog.Open(filepath.Join(c.dataDir, "log"), sluicelog.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	pos, _, err := l.Meta("connect/source/pgc/position")
+	l.Close()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.start()
+	return string(pos)
+}
+
+// waitSnapshotDone polls the connector's stored position through the
+// admin API until no snapshot is under way in it.
+func (c *pgCrash) waitSnapshotDone(ctx context.Context) {
+	c.t.Helper()
+	m := listeningRE.FindStringSubmatch(c.runs[len(c.runs)-1].String())
+	if m == nil {
+		c.t.Fatal("no admin address logged")
+	}
+	var pos string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + m[1] + "/connectors/pgc/offsets")
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		var o struct {
+			Offsets []struct {
+				Offset struct {
+					Position string `json:"position"`
+				} `json:"offset"`
+			} `json:"offsets"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		if err != nil || len(o.Offsets) != 1 {
+			c.t.Fatalf("GET offsets: %v %+v", err, o)
+		}
+		pos = o.Offsets[0].Offset.Position
+		if strings.HasPrefix(pos, "lsn=") && !strings.Contains(pos, "snapshot=") {
+			return
+		}
+	}
+	c.t.Fatalf("the snapshot did not finish; stored position %q", pos)
+}
+
+// fence commits a fence through w and waits until the log holds it.
+func (c *pgCrash) fence(ctx context.Context, w *pgworkload.Workload) {
+	c.t.Helper()
+	v, err := w.Fence(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	waitForFence(c.t, ctx, c.addr, v, c.runs[len(c.runs)-1])
+}
+
+// check stops sluice with SIGTERM and checks its log against the database.
+func (c *pgCrash) check(ctx context.Context, w *pgworkload.Workload) {
+	t := c.t
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Wait()
+	l, err := sluicelog.Open(filepath.Join(c.dataDir, "log"), sluicelog.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	recs, err := pgworkload.ReadLog(l, "wl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pgworkload.Check(ctx, c.dsn, recs, w.Defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range res.Problems {
+		if i == 30 {
+			t.Errorf("... %d more problems", len(res.Problems)-i)
+			break
+		}
+		t.Error(p)
+	}
+	t.Logf("%d kills; workload %+v; %s", c.kills, w.Stats(), res.Summary())
+}
+
+// TestProcessKill9PostgresSource runs the seeded random workload of
+// pgworkload against PostgreSQL while "sluice run" captures it with a
+// postgres-source, and kills the process with SIGKILL four times
+// mid-stream (after the initial snapshot), each time right after a
+// transaction was committed, one of them larger than a source batch.
+// After a last run has caught up (a fence row read back through the
+// Kafka API), the log is read from offset 0: every table rebuilt from its
+// topic equals the table in PostgreSQL value by value, and no event of a
+// committed transaction (source.lsn, txId, transaction.total_order) is in
+// the log twice or missing.
+func TestProcessKill9PostgresSource(t *testing.T) {
+	seed := crashSeed(t)
+	pg := testdb.StartPostgres(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	c := startPGCrash(t, pg, "crash", "", "")
+	const transactions = 600
+	w := pgworkload.New(c.dsn, pgworkload.Options{Seed: seed, Transactions: transactions, Logf: t.Logf,
+		Between: func(i int) {
+			// Right after transactions 120 (the one of 2400 events),
+			// 240, 360 and 480 commit, while the source streams them.
+			if i%(transactions/5) == 1 && i > 1 {
+				c.kill()
+			}
+		}})
+	defer w.Close()
+	c.fence(ctx, w) // the initial snapshot is in the log
+	if err := w.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.kills != 4 {
+		t.Fatalf("%d kills, want 4", c.kills)
+	}
+	c.fence(ctx, w)
+	c.check(ctx, w)
+}
+
+// TestProcessKill9PostgresSnapshot kills "sluice run" with SIGKILL while
+// it takes the initial snapshot (20,000 rows, read in chunks of 20 so
+// that the kill lands in it), then restarts it with chunks of 2000 for the
+// rest, which is read while streaming, and kills it twice more during the
+// workload; then checks the log as TestProcessKill9PostgresSource does.
+func TestProcessKill9PostgresSnapshot(t *testing.T) {
+	seed := crashSeed(t)
+	pg := testdb.StartPostgres(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	c := startPGCrash(t, pg, "snap",
+		"INSERT INTO public.wl_items (id, n, s) SELECT g, g, 'big ' || g FROM generate_series(100000, 119999) g",
+		"      snapshot_chunk_size: 20\n")
+	waitForRecords(t, ctx, c.addr, "wl.public.wl_items", c.runs[0])
+	c.writeConfig("      snapshot_chunk_size: 2000\n")
+	if pos := c.kill(); !strings.Contains(pos, "snapshot=") {
+		t.Fatalf("the kill did not interrupt the initial snapshot: stored position %q", pos)
+	}
+	const transactions = 300
+	w := pgworkload.New(c.dsn, pgworkload.Options{Seed: seed, Transactions: transactions, Logf: t.Logf,
+		Between: func(i int) {
+			if i == transactions/3 || i == 2*transactions/3 {
+				t.Logf("kill at transaction %d: stored position %.100s", i, c.kill())
+			}
+		}})
+	defer w.Close()
+	if err := w.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.waitSnapshotDone(ctx)
+	c.fence(ctx, w)
+	c.check(ctx, w)
+}
+
+// waitForRecords waits until topic has a record, read through the Kafka
+// API at addr.
+func waitForRecords(t *testing.T, ctx context.Context, addr, topic string, stderr *lineReader) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		if fetches.NumRecords() > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no record in %s; stderr:\n%s", topic, stderr)
+		}
+	}
+}
+
+// waitForFence consumes the fence topic through the Kafka API at addr until
+// it holds the value v.
+func waitForFence(t *testing.T, ctx context.Context, addr string, v int64, stderr *lineReader) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(pgworkload.FenceTopic("wl")),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		found := false
+		fetches.EachRecord(func(r *kgo.Record) {
+			if pgworkload.FenceValue(r.Value) >= v {
+				found = true
+			}
+		})
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fence %d never reached topic %s; stderr:\n%s", v, pgworkload.FenceTopic("wl"), stderr)
+		}
+	}
+}
