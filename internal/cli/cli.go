@@ -18,6 +18,7 @@
 //	produce.go   sluice produce: stdin lines as records (Kafka API)
 //	kafkaclient.go --bootstrap, the Kafka client, Kafka error codes in words
 //	connectors.go  sluice connectors ...: the admin REST API of the connectors
+//	connectors_snapshot.go  sluice connectors snapshot: an ad-hoc snapshot
 package cli
 
 import (

@@ -42,7 +42,7 @@ func connectorsCmd(g *globals) *cobra.Command {
 	f := &adminFlags{}
 	cmd := &cobra.Command{
 		Use:   "connectors",
-		Short: "List, inspect, pause, resume, stop, restart and reset connectors through the admin API",
+		Short: "List, inspect, pause, resume, stop, restart, reset and snapshot connectors through the admin API",
 		Long: `The connectors commands talk to a running node through its admin REST API
 (Kafka Connect's shape): --admin HOST:PORT, or by default the node of the
 config file (node.admin_listen of --config, default sluice.yaml, when it
@@ -50,7 +50,8 @@ exists), else ` + defaultAdmin + `.
 
 Connectors are declared in the config file; these commands steer the ones a
 node runs. "reset" makes a connector start over: a sink replays its topics
-from the earliest offset, a source takes a new snapshot.`,
+from the earliest offset, a source takes a new snapshot. "snapshot" makes a
+running source read some tables again while it goes on streaming.`,
 		Args: cobra.NoArgs,
 	}
 	fl := cmd.PersistentFlags()
@@ -67,6 +68,7 @@ from the earliest offset, a source takes a new snapshot.`,
 		connectorsRestartTaskCmd(g, f),
 		connectorsOffsetsCmd(g, f),
 		connectorsResetCmd(g, f),
+		connectorsSnapshotCmd(g, f),
 	)
 	return cmd
 }
@@ -151,13 +153,25 @@ func connectorPath(name, rest string) string {
 // messages. Any other answer is an *adminAPIError whose text says what to
 // do; an unreachable or silent node is an error naming its address.
 func (a *adminClient) call(ctx context.Context, method, path, name string) (int, []byte, error) {
+	return a.send(ctx, method, path, name, nil)
+}
+
+// send is call with a JSON request body (none when nil).
+func (a *adminClient) send(ctx context.Context, method, path, name string, reqBody []byte) (int, []byte, error) {
 	rctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, method, a.base+path, nil)
+	var rb io.Reader
+	if reqBody != nil {
+		rb = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(rctx, method, a.base+path, rb)
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := a.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -207,6 +221,9 @@ func (a *adminClient) answerError(method, path, name string, code int, body []by
 		e.text = eb.Message
 	case code == http.StatusConflict:
 		e.text = fmt.Sprintf("connector %q: %s", name, eb.Message)
+	case (code == http.StatusBadRequest || code == http.StatusServiceUnavailable) && name != "" && strings.Contains(eb.Message, strconv.Quote(name)):
+		// The node's message names the connector and says what to do.
+		e.text = eb.Message
 	case code >= 500:
 		e.text = fmt.Sprintf("%s %s at %s failed: %s; the node's log has the details", method, path, a.addr(), eb.Message)
 	default:
