@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sluice-cdc/sluice/connect"
@@ -61,4 +62,35 @@ func TestDefaultServerID(t *testing.T) {
 	if DefaultServerID("a") == DefaultServerID("b") {
 		t.Error("two names, one id")
 	}
+}
+
+// FuzzParsePosition checks that any position that parses encodes back to
+// the same bytes, and that nothing panics.
+func FuzzParsePosition(f *testing.F) {
+	f.Add("file=binlog.000001 pos=4 gtid=0-1-42")
+	f.Add("file=b.1 pos=99 gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:1-42:50")
+	f.Add(`file=binlog.000003 pos=1234 snapshot={"tables":[{"table":"shop.t","after":["42"],"done":42,"total":1000}]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		bp, p, err := parsePosition(connect.Position(s))
+		if err != nil {
+			return
+		}
+		again, p2, err := parsePosition(encodePosition(bp, p))
+		if err != nil || again != bp || (p == nil) != (p2 == nil) {
+			t.Errorf("%q: parsed %+v %v, encoded and parsed again %+v %v %v", s, bp, p, again, p2, err)
+		}
+	})
+}
+
+// FuzzSpatialTypes checks that the rewrite never panics and leaves text
+// without spatial words or REF_SYSTEM_ID alone.
+func FuzzSpatialTypes(f *testing.F) {
+	f.Add("CREATE TABLE t (`g` geometry NOT NULL, p POINT REF_SYSTEM_ID=4326)")
+	f.Add("ALTER TABLE t ADD COLUMN c int /* point */ -- x")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := spatialTypes(s)
+		if !strings.Contains(strings.ToLower(s), "ref_system_id") && !strings.Contains(out, spatialPrefix) && out != s {
+			t.Errorf("spatialTypes(%q) = %q", s, out)
+		}
+	})
 }
