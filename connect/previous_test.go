@@ -42,6 +42,11 @@ type imgKind struct {
 	want bool
 }
 
+// PreviousImagesOf: the harness's tables (all when nil) get a key index.
+func (k imgKind) PreviousImagesOf(t *connect.Table) bool {
+	return k.h.tables == nil || k.h.tables[t.Name]
+}
+
 func (imgKind) Name() string                               { return "img-source" }
 func (imgKind) Role() connect.Role                         { return connect.RoleSource }
 func (imgKind) Check(*configs.Connector) []configs.Problem { return nil }
@@ -63,6 +68,7 @@ type imgHarness struct {
 	batches chan connect.SourceBatch
 	n       int // batches written
 
+	tables   map[string]bool // PreviousImagesOf; nil: every table
 	mu       sync.Mutex
 	acked    string
 	previous func(context.Context, *connect.ChangeEvent) ([]connect.Value, bool, error)
@@ -444,6 +450,35 @@ func TestPreviousIndexesExistingTopics(t *testing.T) {
 			t.Fatalf("topic not indexed: %+v", info)
 		}
 	})
+}
+
+// TestPreviousOnlyForTablesThatAsk: with TablePreviousImager only the
+// topics of the tables it names get a key index; a lookup in another
+// table's topic gives that topic one then.
+func TestPreviousOnlyForTablesThatAsk(t *testing.T) {
+	h := newImgHarness(t, "", true, nil)
+	h.tables = map[string]bool{"every": true} // read when topics are created: before the first write
+	other := *everyKind
+	other.Name = "other"
+	ev := everyEvent(connect.OpCreate, nil, rowOf(1, 1))
+	ev.Table, ev.Topic = &other, "pg.public.other"
+	h.write(everyEvent(connect.OpCreate, nil, rowOf(1, 1)), ev)
+	if info, _ := h.log.Topic("pg.public.every"); !info.KeyIndex {
+		t.Fatalf("every: %+v, want a key index", info)
+	}
+	if info, _ := h.log.Topic("pg.public.other"); info.KeyIndex {
+		t.Fatalf("other: %+v, want no key index", info)
+	}
+	up := toastUpdate(1, 2)
+	up.Table, up.Topic = &other, "pg.public.other"
+	got, found := h.prev(up)
+	if !found {
+		t.Fatal("a row of the other table not found")
+	}
+	sameRow(t, got, withoutSRID(rowOf(1, 1)))
+	if info, _ := h.log.Topic("pg.public.other"); !info.KeyIndex {
+		t.Fatalf("other after a lookup: %+v, want a key index", info)
+	}
 }
 
 // TestPreviousNeedsKeyLookup: over a Log without KeyLookup, Previous is

@@ -244,8 +244,8 @@ func newSourceConverter(t *task) *sourceConverter {
 // of keyless records (a table without a primary key) cannot be compacted,
 // so it gets cleanup.policy delete, keeping the same week of history. A
 // keyed topic gets a key index when the source kind asks for previous
-// images (PreviousImager).
-func (sc *sourceConverter) partitions(ctx context.Context, topic string, keyed bool) (int32, error) {
+// images of ev's table (PreviousImager).
+func (sc *sourceConverter) partitions(ctx context.Context, topic string, keyed bool, ev *ChangeEvent) (int32, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if n, ok := sc.topics[topic]; ok {
@@ -256,7 +256,7 @@ func (sc *sourceConverter) partitions(ctx context.Context, topic string, keyed b
 	if !keyed {
 		cfg = map[string]string{"cleanup.policy": "delete", "retention.ms": strconv.Itoa(7 * 24 * 3600 * 1000)}
 	}
-	n, err := r.log.EnsureTopic(ctx, TopicSpec{Name: topic, Config: cfg, KeyIndex: keyed && wantsPreviousImages(sc.t.c.kind)})
+	n, err := r.log.EnsureTopic(ctx, TopicSpec{Name: topic, Config: cfg, KeyIndex: keyed && wantsPreviousImages(sc.t.c.kind, ev)})
 	if err != nil {
 		return 0, fmt.Errorf("create topic %q: %w", topic, err)
 	}
@@ -367,7 +367,7 @@ func (sc *sourceConverter) add(ctx context.Context, m *Message, out []Record) ([
 	if err != nil {
 		return out, sc.tolerate("converter", m, err)
 	}
-	n, err := sc.partitions(ctx, m.Topic, k != nil)
+	n, err := sc.partitions(ctx, m.Topic, k != nil, m.Event)
 	if err != nil {
 		return out, err
 	}
