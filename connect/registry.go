@@ -44,6 +44,13 @@ type Env struct {
 	// PreviousImager (previous.go, which says how the record is found and
 	// read back); it is safe for concurrent use.
 	Previous func(ctx context.Context, ev *ChangeEvent) (after []Value, found bool, err error)
+	// ReadTopic calls fn with every record of a topic, partition by
+	// partition in offset order, from each partition's first offset to
+	// its end when the call began; a topic that does not exist has no
+	// records. An error from fn stops the reading and is returned. The
+	// mysql source reads its schema history with it. Nil outside a
+	// runtime.
+	ReadTopic func(ctx context.Context, topic string, fn func(Record) error) error
 }
 
 // ConnectorKind is one connector kind: its name, role, config check and

@@ -138,7 +138,8 @@ type testKinds struct {
 	sinkFailures int
 	poison       string
 	keyless      bool
-	tx           int // when set, positions only every tx events: transactions of several batches
+	tx           int         // when set, positions only every tx events: transactions of several batches
+	env          connect.Env // the last Env a source was built with
 }
 
 type srcKind struct{ k *testKinds }
@@ -147,7 +148,10 @@ func (srcKind) Name() string                               { return "counter-sou
 func (srcKind) Role() connect.Role                         { return connect.RoleSource }
 func (srcKind) Check(*configs.Connector) []configs.Problem { return nil }
 func (srcKind) Tasks(*configs.Connector) int               { return 1 }
-func (s srcKind) NewSource(*configs.Connector, connect.Env) (connect.Source, error) {
+func (s srcKind) NewSource(_ *configs.Connector, env connect.Env) (connect.Source, error) {
+	s.k.mu.Lock()
+	s.k.env = env
+	s.k.mu.Unlock()
 	return &counterSource{k: s.k, max: s.k.max}, nil
 }
 
@@ -374,6 +378,36 @@ func TestSourceLargeTransactionNotRepeated(t *testing.T) {
 				t.Fatalf("%d records after a clean restart, want 60", n)
 			}
 		})
+	}
+}
+
+// TestReadTopic reads a topic back through the Env a source gets.
+func TestReadTopic(t *testing.T) {
+	k := &testKinds{max: 30}
+	r := newRig(t, k)
+	r.start("  - {name: cnt, kind: counter-source}\n")
+	eventually(t, "all events", func() bool { return len(r.topicRecords("cnt.test.items")) >= 30 })
+	k.mu.Lock()
+	read := k.env.ReadTopic
+	k.mu.Unlock()
+	if read == nil {
+		t.Fatal("Env.ReadTopic is nil")
+	}
+	seen := map[int]int{}
+	err := read(t.Context(), "cnt.test.items", func(rec connect.Record) error {
+		seen[afterN(t, rec.Value)]++
+		return nil
+	})
+	if err != nil || len(seen) != 30 {
+		t.Fatalf("read %d distinct events, err %v", len(seen), err)
+	}
+	n := 0
+	if err := read(t.Context(), "no.such.topic", func(connect.Record) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("unknown topic: %d records, err %v", n, err)
+	}
+	stop := errors.New("stop")
+	if err := read(t.Context(), "cnt.test.items", func(connect.Record) error { return stop }); err != stop {
+		t.Fatalf("fn's error: got %v", err)
 	}
 }
 

@@ -97,7 +97,7 @@ func (t *task) retrying(ctx context.Context, what string, once func(context.Cont
 // whether any batch became durable.
 func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool, err error) {
 	c := t.c
-	src, err := kind.NewSource(c.cfg, Env{Name: c.name, Task: t.id, Logger: t.logger, Previous: t.previousFunc()})
+	src, err := kind.NewSource(c.cfg, Env{Name: c.name, Task: t.id, Logger: t.logger, Previous: t.previousFunc(), ReadTopic: c.r.readTopic})
 	if err != nil {
 		return false, Fatal(fmt.Errorf("build source: %w", err))
 	}
