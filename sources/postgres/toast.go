@@ -181,3 +181,10 @@ func (s *Source) placeholders(ev *connect.ChangeEvent, missing []int) error {
 func (*Kind) PreviousImages() bool { return true }
 
 var _ connect.PreviousImager = (*Kind)(nil)
+
+// PreviousImagesOf limits the key index to the topics of tables that have
+// a key and columns whose values may be TOASTed: only their rows are ever
+// looked up (connect.TablePreviousImager).
+func (*Kind) PreviousImagesOf(t *connect.Table) bool { return len(t.Key) > 0 && toastable(t) }
+
+var _ connect.TablePreviousImager = (*Kind)(nil)
