@@ -524,11 +524,11 @@ func TestFaultNetworkCut(t *testing.T) {
 }
 
 // TestFaultPostgresRestart runs the workload while PostgreSQL goes down
-// three times with the connector running: a fast shutdown in the middle
-// of a transaction, a crash (SIGKILL of every server process) and
-// recovery, and a plain restart. While it is down the task retries,
-// showing the error; afterwards capture resumes without a gap and the
-// tables rebuild exactly.
+// three times with the connector running: a crash (SIGKILL) in the middle
+// of a transaction and recovery, a restart between transactions, and a
+// fast shutdown in the middle of a transaction. While it is down the task
+// retries, showing the error; afterwards capture resumes without a gap and
+// the tables rebuild exactly.
 func TestFaultPostgresRestart(t *testing.T) {
 	pg := testdb.StartPostgres(t)
 	pg.CreateDatabase(t, "rs")
@@ -566,17 +566,18 @@ func TestFaultPostgresRestart(t *testing.T) {
 	}
 	w := smallWorkload(t, ctx, p, pg.DSN("rs"), n, pgworkload.Options{Seed: workloadSeed(t), Tolerate: true,
 		During: func(i int) bool {
-			if i >= n/4 && once("fast") {
+			switch {
+			case i >= n/4 && once("kill"):
+				down("crash mid-transaction", pg.Kill)
+			case i >= 3*n/4 && once("fast"):
 				down("fast shutdown mid-transaction", pg.Stop)
-				return true
+			default:
+				return false
 			}
-			return false
+			return true
 		},
 		Between: func(i int) {
-			switch {
-			case i == n/2 && once("kill"):
-				down("crash", pg.Kill)
-			case i == 3*n/4 && once("restart"):
+			if i == n/2 && once("restart") {
 				pg.Restart(t)
 			}
 		}})
@@ -586,4 +587,46 @@ func TestFaultPostgresRestart(t *testing.T) {
 	t.Logf("workload: %+v", w.Stats())
 	p.waitFence(ctx, w)
 	check(t, pg, "rs", p.records(), w)
+}
+
+// TestFaultFastShutdown shuts PostgreSQL down (fast mode, as pg_ctl stop
+// does by default) while the connector streams and a transaction is open.
+// The walsender exits only once the source has confirmed everything it
+// was sent; the aborted transaction gives the source nothing to
+// acknowledge, so the source must confirm the server's WAL end when it has
+// nothing unacknowledged, or the shutdown never ends (testdb kills the
+// server after 30s). Afterwards capture resumes and the tables rebuild.
+func TestFaultFastShutdown(t *testing.T) {
+	pg := testdb.StartPostgres(t)
+	pg.CreateDatabase(t, "fast")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := pgworkload.Setup(ctx, pg.DSN("fast")); err != nil {
+		t.Fatal(err)
+	}
+	p := startPipeline(t, workloadBlock(pg.DSN("fast"), "fast", ""), pipelineOptions{})
+	w := smallWorkload(t, ctx, p, pg.DSN("fast"), 30, pgworkload.Options{Seed: workloadSeed(t), Tolerate: true})
+	p.waitFence(ctx, w)
+	conn, err := pgx.Connect(ctx, pg.DSN("fast"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO public.wl_items (id, n) VALUES (-1, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	pg.Stop()
+	if t.Failed() {
+		t.Fatal("PostgreSQL's fast shutdown did not end while the connector was connected (see above): the walsender waits for the source to confirm the end of the WAL, and the source confirms only the last transaction it acknowledged")
+	}
+	pg.Restart(t)
+	if err := w.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFence(ctx, w)
+	check(t, pg, "fast", p.records(), w)
 }
