@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -139,6 +141,8 @@ func (t *task) requestSnapshot(ctx context.Context, tables []string) error {
 		return err
 	case err != nil && !live && ctx.Err() == nil:
 		return Retriable(fmt.Errorf("connector %q: task %d closed its source while taking the request (a retry or a restart); ask again: %w", c.name, t.id, err))
+	case err != nil && strings.Contains(err.Error(), strconv.Quote(c.name)):
+		return err // it names the connector already
 	case err != nil:
 		return fmt.Errorf("connector %q: %w", c.name, err)
 	}

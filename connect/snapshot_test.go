@@ -23,8 +23,9 @@ import (
 
 // snapKinds is a source kind that takes ad-hoc snapshots (snap-source),
 // and the state its sources share. A snapshot request for table T is
-// answered with one op 'r' event on topic "snap.T"; the table public.nope
-// is refused as fatal, public.flaky as retriable, and public.slow blocks
+// answered with one op 'r' event on topic "snap.T"; the tables public.nope
+// and public.named (with a message naming the connector) are refused as
+// fatal, public.flaky as retriable, and public.slow blocks
 // until the request's context ends. A connector named "broken" fails to
 // open, fatally.
 type snapKinds struct {
@@ -108,6 +109,8 @@ func (s *snapSource) RequestSnapshot(ctx context.Context, tables []string) error
 		switch t {
 		case "public.nope":
 			return connect.Fatal(fmt.Errorf("table %q is not in the publication; add it to tables: and restart", t))
+		case "public.named":
+			return connect.Fatal(fmt.Errorf(`snap-source "snap": table %q is not captured`, t))
 		case "public.flaky":
 			return connect.Retriable(errors.New("write the snapshot signal: connection reset by peer"))
 		case "public.slow":
@@ -283,6 +286,8 @@ func TestSnapshotRequest(t *testing.T) {
 
 	code, answer = r.snapshot("snap", `{"tables":["public.orders","public.nope"]}`)
 	r.expect("unknown table", code, answer, http.StatusBadRequest, `connector "snap": table "public.nope" is not in the publication; add it to tables: and restart`)
+	code, answer = r.do("POST", "/connectors/snap/snapshot", `{"tables":["public.named"]}`)
+	r.expect("an error naming the connector", code, answer, http.StatusBadRequest, `snap-source "snap": table "public.named" is not captured`)
 	code, answer = r.do("POST", "/connectors/snap/snapshot", `{"tables":["public.flaky"]}`)
 	r.expect("retriable failure", code, answer, http.StatusServiceUnavailable, `connector "snap": write the snapshot signal: connection reset by peer`)
 	code, answer = r.do("POST", "/connectors/snap/snapshot", `{"tables":"public.orders"}`)
