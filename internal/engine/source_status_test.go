@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,5 +253,49 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestEngineServesSourceMetrics runs an engine with a source connector and
+// reads its series from /metrics.
+func TestEngineServesSourceMetrics(t *testing.T) {
+	reg := connect.NewRegistry()
+	reg.Register(statusKind{})
+	text := "version: 1\nnode: {id: 1, data_dir: " + strconv.Quote(t.TempDir()) + ", kafka_listen: 127.0.0.1:0, admin_listen: 127.0.0.1:0}\n" +
+		"connectors:\n  - {name: pg, kind: status-source}\n"
+	cfg, err := configs.Parse("sluice.yaml", []byte(text), ConfigOptions(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cfg, Options{Connectors: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{e: e, cancel: cancel, errc: make(chan error, 1)}
+	go func() { r.errc <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		_ = e.Close()
+	})
+	addr := r.waitReady(t)
+	want := []string{
+		`sluice_source_records_total{connector="pg",topic="pg.public.t"} 3`,
+		`sluice_source_records_total{connector="pg",topic="pg.public.u"} 1`,
+		`sluice_source_status_slot_lag_bytes{connector="pg",task="0"} 4096`,
+		`sluice_source_status_snapshot_tables_rows_done{connector="pg",table="public.t",task="0"} 10`,
+	}
+	var metrics string
+	waitFor(t, "the source's series on /metrics", func() bool {
+		_, metrics = get(t, "http://"+addr+"/metrics")
+		for _, w := range want {
+			if !strings.Contains(metrics, w) {
+				return false
+			}
+		}
+		return true
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
