@@ -68,8 +68,8 @@
 // snapshot is gone by then, so the rest is read by the incremental
 // snapshot while streaming from the consistent point (incremental.go).
 // A table without a key is read whole; if the snapshot is interrupted
-// while reading it, it is read again from its start, so its first rows
-// come twice (set key_columns to avoid that).
+// while reading it, it is read again from its start, after an op 't'
+// (truncate) event that tells consumers to forget the rows read before.
 //
 // # Tables added later
 //

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -311,12 +312,30 @@ func (s *Source) onWatermark(m *pglogrepl.LogicalDecodingMessage) (connect.Sourc
 		return connect.SourceBatch{}, false // read it again
 	}
 	events := slices.DeleteFunc(w.events, func(ev connect.ChangeEvent) bool { return ev.After == nil })
+	if tp := s.prog.table(w.tp); tp != nil && tp.Done > 0 && len(w.table.Key) == 0 {
+		// An interrupted initial snapshot had read part of this table
+		// without a key; its rows come again whole, after a truncate
+		// event that tells consumers to forget the part.
+		events = append([]connect.ChangeEvent{s.restartEvent(w.table, events)}, events...)
+	}
 	s.advance(w.tp, w.after, w.read, w.total, w.last)
 	s.rows.Add(int64(len(events)))
 	if n := len(events); n > 0 && w.last && events[n-1].Source.Snapshot == "true" && !s.initialLeft() {
 		events[n-1].Source.Snapshot = "last"
 	}
 	return connect.SourceBatch{Events: events, Position: s.position(m.LSN)}, true
+}
+
+// restartEvent is the op 't' event that goes before the rows of a table
+// without a key whose snapshot starts again: rows is the new read (its
+// first row lends the snapshot marker and time).
+func (s *Source) restartEvent(t *connect.Table, rows []connect.ChangeEvent) connect.ChangeEvent {
+	now := time.Now().UnixMilli()
+	marker := "true"
+	if len(rows) > 0 {
+		marker = rows[0].Source.Snapshot
+	}
+	return connect.ChangeEvent{Op: connect.OpTruncate, Table: t, Topic: s.topic(t), TsMs: now, Source: s.sourceInfo(t, now, marker, "", 0)}
 }
 
 // initialLeft reports whether tables of the initial snapshot are left.

@@ -146,6 +146,13 @@ func (s *Source) snapshotTable(ctx context.Context, tx pgx.Tx, tp tableProgress,
 	after := tp.After
 	if len(t.Key) == 0 {
 		after = nil // a table without a key is read whole
+		if tp.Done > 0 {
+			// Its first rows were read by an interrupted snapshot: a
+			// truncate event tells consumers to forget them.
+			if err := send(chunk{table: tp.Table, events: []connect.ChangeEvent{s.restartEvent(t, nil)}}); err != nil {
+				return err
+			}
+		}
 	}
 	sql, args := selectRows(t, ref, after, 0)
 	if _, err := tx.Exec(ctx, "DECLARE sluice_snap NO SCROLL CURSOR FOR "+sql, args...); err != nil {

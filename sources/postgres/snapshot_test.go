@@ -405,3 +405,83 @@ func TestTableAddedLater(t *testing.T) {
 		t.Fatalf("rebuilt table differs:%s", d)
 	}
 }
+
+// TestSnapshotResumesKeylessTable interrupts the snapshot of a table
+// without a key: it is read again whole after a truncate event, so the
+// rows rebuilt from the events are the table's, none twice.
+func TestSnapshotResumesKeylessTable(t *testing.T) {
+	pg := testdb.StartPostgres(t)
+	pg.CreateDatabase(t, "bag")
+	pg.Exec(t, "bag", `CREATE TABLE public.bag (v int);
+		ALTER TABLE public.bag REPLICA IDENTITY FULL;
+		CREATE TABLE public.marker (id int PRIMARY KEY);
+		INSERT INTO public.bag SELECT g % 50 FROM generate_series(1, 250) g;`)
+	block := fmt.Sprintf("dsn: %s\ntables: [public.bag, public.marker]\nslot: slot_bag\nsnapshot_chunk_size: 100\n", pg.DSN("bag"))
+	src := openAt(t, block, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	bag := map[int64]int{}
+	apply := func(ev connect.ChangeEvent) {
+		if ev.Table.Name != "bag" {
+			return
+		}
+		switch ev.Op {
+		case connect.OpTruncate:
+			clear(bag)
+		case connect.OpDelete:
+			bag[ev.Before[0].Int]--
+		case connect.OpUpdate:
+			bag[ev.Before[0].Int]--
+			bag[ev.After[0].Int]++
+		default:
+			bag[ev.After[0].Int]++
+		}
+	}
+	b, err := src.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range b.Events {
+		apply(ev)
+	}
+	if len(b.Events) != 100 || !snapshotting(b.Position) {
+		t.Fatalf("first chunk: %d rows, position %q", len(b.Events), b.Position)
+	}
+	src.Close()
+	pg.Exec(t, "bag", "INSERT INTO public.bag VALUES (7); DELETE FROM public.bag WHERE v = 3")
+
+	src = openAt(t, block, b.Position)
+	truncates := 0
+	for done, marked := false, false; !done; {
+		b, err := src.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range b.Events {
+			if ev.Table.Name == "marker" {
+				done = true
+			}
+			if ev.Op == connect.OpTruncate {
+				truncates++
+			}
+			apply(ev)
+		}
+		if !marked && b.Position != nil && !snapshotting(b.Position) {
+			pg.Exec(t, "bag", "INSERT INTO public.marker VALUES (1)")
+			marked = true
+		}
+	}
+	if truncates != 1 {
+		t.Errorf("%d truncate events, want 1", truncates)
+	}
+	want := map[int64]int{}
+	for _, line := range strings.Split(pg.Query(t, "bag", "SELECT v FROM public.bag"), "\n") {
+		v, _ := strconv.ParseInt(line, 10, 64)
+		want[v]++
+	}
+	for v := range 50 {
+		if bag[int64(v)] != want[int64(v)] {
+			t.Errorf("value %d: %d rows rebuilt, %d in the table", v, bag[int64(v)], want[int64(v)])
+		}
+	}
+}
