@@ -301,11 +301,12 @@ func TestTruncateKeyedTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startPipeline(t, workloadBlock(pg.DSN("trk"), "trk", ""), pipelineOptions{})
+	w := pgworkload.New(pg.DSN("trk"), pgworkload.Options{})
+	defer w.Close()
+	p.waitFence(ctx, w) // streaming: the TRUNCATE comes through the stream
 	pg.Exec(t, "trk", `INSERT INTO public.wl_pairs VALUES (-1, 'before', 1, NULL);
 		TRUNCATE public.wl_pairs;
 		INSERT INTO public.wl_pairs VALUES (-2, 'after', 2, NULL);`)
-	w := pgworkload.New(pg.DSN("trk"), pgworkload.Options{})
-	defer w.Close()
 	v, err := w.Fence(ctx)
 	if err != nil {
 		t.Fatal(err)
