@@ -277,22 +277,28 @@ func textArgs(args []any) [][]byte {
 	return out
 }
 
-// watermark writes a watermark message into the WAL.
+// watermark writes a watermark message into the WAL, in a transaction of
+// its own: its commit flushes the WAL, so the stream brings the watermark
+// at once (a non-transactional message waits for the WAL writer, 200 ms
+// by default).
 func (s *Source) watermark(ctx context.Context, id, which string) error {
-	if _, err := s.meta.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+watermarkPrefix+"', $1)", id+":"+which); err != nil {
+	// id is "<slot>:<n>": a slot name holds only [a-z0-9_].
+	sql := "BEGIN; SELECT pg_logical_emit_message(true, '" + watermarkPrefix + "', '" + id + ":" + which + "'); COMMIT"
+	if _, err := s.meta.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
 		return s.retriable("snapshot watermark: %w", err)
 	}
 	return nil
 }
 
-// onWatermark handles a watermark coming back in the stream; at the open
-// window's high watermark it returns the chunk's rows left as a batch.
-func (s *Source) onWatermark(m *pglogrepl.LogicalDecodingMessage) (connect.SourceBatch, bool) {
+// onWatermark handles a watermark coming back in the stream, at a
+// transaction boundary lsn; at the open window's high watermark it returns
+// the chunk's rows left as a batch.
+func (s *Source) onWatermark(content string, lsn pglogrepl.LSN) (connect.SourceBatch, bool) {
 	w := s.win
 	if w == nil {
 		return connect.SourceBatch{}, false
 	}
-	switch string(m.Content) {
+	switch content {
 	case w.id + ":low":
 		w.lowSeen = true
 		return connect.SourceBatch{}, false
@@ -307,15 +313,16 @@ func (s *Source) onWatermark(m *pglogrepl.LogicalDecodingMessage) (connect.Sourc
 			s.log.Error("giving up the snapshot of a table without a key: it changed while it was read, every time; set key_columns for it", "table", w.tp, "attempts", w.attempts)
 			s.snapFailed.Store(w.tp)
 			s.advance(w.tp, nil, 0, 0, true)
-			return connect.SourceBatch{Position: s.position(m.LSN)}, true
+			return connect.SourceBatch{Position: s.position(lsn)}, true
 		}
 		return connect.SourceBatch{}, false // read it again
 	}
 	events := slices.DeleteFunc(w.events, func(ev connect.ChangeEvent) bool { return ev.After == nil })
-	if tp := s.prog.table(w.tp); tp != nil && tp.Done > 0 && len(w.table.Key) == 0 {
-		// An interrupted initial snapshot had read part of this table
-		// without a key; its rows come again whole, after a truncate
-		// event that tells consumers to forget the part.
+	if len(w.table.Key) == 0 {
+		// A table without a key is read whole while its changes stream
+		// (and part of it may have been read by an interrupted initial
+		// snapshot): a truncate event first tells consumers to forget
+		// what they have of it, or its rows would count twice.
 		events = append([]connect.ChangeEvent{s.restartEvent(w.table, events)}, events...)
 	}
 	s.advance(w.tp, w.after, w.read, w.total, w.last)
@@ -323,7 +330,7 @@ func (s *Source) onWatermark(m *pglogrepl.LogicalDecodingMessage) (connect.Sourc
 	if n := len(events); n > 0 && w.last && events[n-1].Source.Snapshot == "true" && !s.initialLeft() {
 		events[n-1].Source.Snapshot = "last"
 	}
-	return connect.SourceBatch{Events: events, Position: s.position(m.LSN)}, true
+	return connect.SourceBatch{Events: events, Position: s.position(lsn)}, true
 }
 
 // restartEvent is the op 't' event that goes before the rows of a table
@@ -464,7 +471,8 @@ func escapeLiteral(b []byte) []byte {
 }
 
 // position returns the position at lsn with the progress of the snapshot
-// under way.
+// under way; Read returns it.
 func (s *Source) position(lsn pglogrepl.LSN) connect.Position {
+	s.lastPos = max(s.lastPos, lsn)
 	return encodePosition(lsn, s.prog)
 }

@@ -397,12 +397,24 @@ func TestKeepalive(t *testing.T) {
 	if evs, _, _ := readTx(t, src); len(evs) != 0 {
 		t.Fatalf("snapshot of an empty table: %d events", len(evs))
 	}
+	// Idle, Read answers the keepalives that ask for a reply; it may
+	// return batches that only move the position, never events.
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	if b, err := src.Read(ctx); err == nil {
-		t.Fatalf("idle Read returned %d events", len(b.Events))
-	} else if ctx.Err() == nil {
-		t.Fatalf("idle Read: %v", err)
+	for {
+		b, err := src.Read(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				t.Fatalf("idle Read: %v", err)
+			}
+			break
+		}
+		if len(b.Events) > 0 {
+			t.Fatalf("idle Read returned %d events", len(b.Events))
+		}
+		if b.Position != nil {
+			src.Ack(ctx, b.Position)
+		}
 	}
 	pg.Exec(t, "ka", "INSERT INTO public.items VALUES (1)")
 	if evs, _, _ := readTx(t, src); len(evs) != 1 || evs[0].After[0].Int != 1 {

@@ -238,6 +238,7 @@ func (s *Source) readSnapshot(ctx context.Context) (connect.SourceBatch, error) 
 			s.snap, s.prog = nil, nil
 			s.setStatusProgress(nil)
 			b.Position = Position(s.startLSN)
+			s.lastPos = s.startLSN
 			s.log.Info("snapshot done", "rows", s.rows.Load(), "lsn", s.startLSN.String())
 			return b, nil
 		}

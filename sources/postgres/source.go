@@ -88,6 +88,11 @@ type Source struct {
 	// snapshot does not yet see one of them is read again.
 	recentXids [1024]uint32
 	recentNext int
+	lastPos    pglogrepl.LSN // the LSN of the last position Read returned
+	lastRecv   time.Time     // when the replication connection last brought a message
+	// heartbeatOK says the last heartbeat was written: its echo is then
+	// expected every heartbeat interval.
+	heartbeatOK bool
 
 	// Status, read from other goroutines.
 	statusMu   sync.Mutex
@@ -111,13 +116,14 @@ type Source struct {
 
 // txState is the transaction being decoded.
 type txState struct {
-	xid32    uint32
-	xid      string
-	tsMs     int64
-	lsn      pglogrepl.LSN
-	total    int64
-	perTable map[string]int64 // by schema.table
-	events   []connect.ChangeEvent
+	xid32     uint32
+	xid       string
+	watermark string // the content of a snapshot watermark in the transaction
+	tsMs      int64
+	lsn       pglogrepl.LSN
+	total     int64
+	perTable  map[string]int64 // by schema.table
+	events    []connect.ChangeEvent
 }
 
 var _ connect.Source = (*Source)(nil)
@@ -162,6 +168,7 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 		}
 		resume, prog = lsn, p
 		s.acked.Store(uint64(lsn))
+		s.lastPos = lsn
 	}
 	pcfg, perr := pgx.ParseConfig(s.cfg.DSN)
 	if perr != nil {

@@ -32,6 +32,7 @@ func (s *Source) startStreaming(ctx context.Context) error {
 		return s.retriable("start replication at %s: %w", s.startLSN, err)
 	}
 	s.streaming.Store(true)
+	s.lastRecv = time.Now()
 	s.nextHeartbeat = time.Now().Add(s.cfg.HeartbeatInterval)
 	if s.acked.Load() != 0 {
 		// Confirm what was acknowledged before streaming started.
@@ -71,9 +72,16 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 			if err := s.sendStatus(ctx, false); err != nil {
 				return connect.SourceBatch{}, s.retriable("standby status update: %w", err)
 			}
-			s.emitHeartbeat(ctx)
+			if err := s.emitHeartbeat(ctx); err != nil {
+				return connect.SourceBatch{}, err
+			}
 			s.measureSlotLag(ctx)
 			s.nextHeartbeat = time.Now().Add(s.cfg.HeartbeatInterval)
+		}
+		if limit := s.silenceLimit(); s.heartbeatOK && time.Since(s.lastRecv) > limit {
+			// Our own heartbeat comes back every interval: silence this
+			// long means the connection is cut without being closed.
+			return connect.SourceBatch{}, s.retriable("no message from the server for %s although heartbeats were sent: the connection seems cut", time.Since(s.lastRecv).Round(time.Second))
 		}
 		if s.tx == nil {
 			if err := s.openWindow(ctx); err != nil {
@@ -83,6 +91,9 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 		rctx, cancel := context.WithDeadline(ctx, s.nextHeartbeat)
 		msg, err := s.repl.ReceiveMessage(rctx)
 		cancel()
+		if err == nil {
+			s.lastRecv = time.Now()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return connect.SourceBatch{}, ctx.Err()
@@ -113,6 +124,9 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 					return connect.SourceBatch{}, s.fatal("keepalive: %w", err)
 				}
 				if ka.ReplyRequested {
+					if b, ok := s.idleAdvance(ka.ServerWALEnd); ok {
+						return b, nil
+					}
 					if err := s.sendStatus(ctx, false); err != nil {
 						return connect.SourceBatch{}, s.retriable("standby status update: %w", err)
 					}
@@ -142,16 +156,57 @@ const heartbeatPrefix = "sluice_heartbeat"
 // the WAL. Decoded, it comes back as a batch without events whose position
 // lets the slot advance when the captured tables are idle and others are
 // not. A failure is logged: the heartbeat is an optimisation.
-func (s *Source) emitHeartbeat(ctx context.Context) {
-	if _, err := s.meta.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')"); err != nil && ctx.Err() == nil {
+//
+// The query has a time limit; when it runs out, or the connection is
+// gone, the error returned is retriable: the connection is cut.
+func (s *Source) emitHeartbeat(ctx context.Context) error {
+	qctx, cancel := context.WithTimeout(ctx, s.queryTimeout())
+	defer cancel()
+	_, err := s.meta.Exec(qctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')")
+	switch {
+	case err == nil:
+		s.heartbeatOK = true
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case s.meta.IsClosed() || qctx.Err() != nil:
+		return s.retriable("heartbeat: %w", err)
+	default:
+		s.heartbeatOK = false
 		s.log.Warn("heartbeat: pg_logical_emit_message failed", "err", err)
 	}
+	return nil
+}
+
+// queryTimeout is the time limit of the heartbeat and lag queries.
+func (s *Source) queryTimeout() time.Duration { return max(s.cfg.HeartbeatInterval, 5*time.Second) }
+
+// silenceLimit is how long the replication connection may stay silent
+// while heartbeats are sent before it counts as cut.
+func (s *Source) silenceLimit() time.Duration { return 3*s.cfg.HeartbeatInterval + 5*time.Second }
+
+// idleAdvance returns a batch with only a position at the server's WAL end,
+// given in a keepalive that asks for a reply (the server is idle for half
+// of wal_sender_timeout, or shutting down), when the source holds nothing
+// back: no transaction
+// being decoded, and every position Read returned acknowledged. Then
+// everything up to the WAL end that concerns the captured tables is
+// durable, and a transaction that commits after it still comes, so it is
+// a safe place to resume from and to confirm. Without it a server shutting
+// down waits forever for the confirmation of its WAL end.
+func (s *Source) idleAdvance(walEnd pglogrepl.LSN) (connect.SourceBatch, bool) {
+	acked := pglogrepl.LSN(s.acked.Load())
+	if s.tx != nil || s.pendingCommit != nil || acked < s.lastPos || walEnd <= acked || walEnd <= s.lastPos {
+		return connect.SourceBatch{}, false
+	}
+	return connect.SourceBatch{Position: s.position(walEnd)}, true
 }
 
 // measureSlotLag records how many bytes of WAL the slot holds back. A
 // failure is logged: it is a metric.
 func (s *Source) measureSlotLag(ctx context.Context) {
 	var lag int64
+	ctx, cancel := context.WithTimeout(ctx, s.queryTimeout())
+	defer cancel()
 	err := s.meta.QueryRow(ctx, "SELECT COALESCE(pg_current_wal_lsn() - confirmed_flush_lsn, 0)::bigint FROM pg_replication_slots WHERE slot_name = $1", s.cfg.Slot).Scan(&lag)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -189,6 +244,8 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 		switch {
 		case m.Transactional && m.Prefix == signalPrefix:
 			s.onSignal(m)
+		case m.Transactional && m.Prefix == watermarkPrefix && s.tx != nil:
+			s.tx.watermark = string(m.Content) // handled at the commit
 		case m.Transactional || s.tx != nil || m.LSN == 0:
 			// someone else's message
 		case m.Prefix == heartbeatPrefix:
@@ -196,7 +253,7 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 			// sent, so the message's LSN is a transaction boundary.
 			return connect.SourceBatch{Position: s.position(m.LSN)}, true, nil
 		case m.Prefix == watermarkPrefix:
-			b, done := s.onWatermark(m)
+			b, done := s.onWatermark(string(m.Content), m.LSN)
 			return b, done, nil
 		}
 	case *pglogrepl.BeginMessage:
@@ -222,6 +279,18 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 			// tables): the commit comes again from the next Read.
 			s.pendingCommit = m
 			return b, true, nil
+		}
+		if wm := s.tx.watermark; wm != "" && len(s.tx.events) == 0 {
+			// A watermark's own transaction: the window's rows, if it
+			// is the open window's high watermark, go out positioned
+			// at the end of the transaction.
+			s.recentXids[s.recentNext%len(s.recentXids)] = s.tx.xid32
+			s.recentNext++
+			s.tx = nil
+			if b, ok := s.onWatermark(wm, m.TransactionEndLSN); ok {
+				return b, true, nil
+			}
+			return connect.SourceBatch{Position: s.position(m.TransactionEndLSN)}, true, nil
 		}
 		b := connect.SourceBatch{Events: s.tx.events, Position: s.position(m.TransactionEndLSN)}
 		s.recentXids[s.recentNext%len(s.recentXids)] = s.tx.xid32
