@@ -62,9 +62,33 @@ func (s *store) env(t *testing.T, pos connect.Position) connect.Env {
 	return env
 }
 
+// rewind drops what was stored after pos, as if the log ended there.
+func (s *store) rewind(pos connect.Position) {
+	n, ok := s.marks[string(pos)]
+	if !ok {
+		s.t.Fatalf("position %q was never stored", pos)
+	}
+	s.records = s.records[:n]
+	for p, m := range s.marks {
+		if m > n {
+			delete(s.marks, p)
+		}
+	}
+}
+
 // readStored reads until a positioned batch with events or messages,
 // storing every batch.
 func (s *store) read(t *testing.T, src connect.Source) ([]connect.ChangeEvent, []connect.Message, connect.Position) {
+	t.Helper()
+	evs, msgs, pos, err := s.tryRead(t, src)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return evs, msgs, pos
+}
+
+// tryRead is read, returning Read's error.
+func (s *store) tryRead(t *testing.T, src connect.Source) ([]connect.ChangeEvent, []connect.Message, connect.Position, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20e9)
 	defer cancel()
@@ -73,13 +97,13 @@ func (s *store) read(t *testing.T, src connect.Source) ([]connect.ChangeEvent, [
 	for {
 		b, err := src.Read(ctx)
 		if err != nil {
-			t.Fatalf("Read: %v", err)
+			return nil, nil, nil, err
 		}
 		s.add(b)
 		evs = append(evs, b.Events...)
 		msgs = append(msgs, b.Messages...)
 		if b.Position != nil && len(evs)+len(msgs) > 0 {
-			return evs, msgs, b.Position
+			return evs, msgs, b.Position, nil
 		}
 	}
 }

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,7 +28,11 @@ import (
 //     this needs the RELOAD privilege.
 //
 // The schemas are read with SHOW CREATE TABLE right after the transaction
-// starts. Each table is read in primary-key order, snapshot_chunk_size
+// starts. The snapshot takes no metadata locks, so DDL on a captured table
+// does not wait for it; if a table changes before its chunks are read,
+// the chunk's SELECT fails (InnoDB's "table definition has changed", or an
+// unknown column) with a retriable error, and the runtime opens the source
+// again at the last stored position, which reads the definitions anew. Each table is read in primary-key order, snapshot_chunk_size
 // rows per SELECT; every chunk is one batch whose position is the
 // snapshot's binlog position with the progress of every table (the key of
 // the last row read). A table without a primary key is read in one go.
@@ -279,6 +284,10 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 	}
 	r, err := sn.conn.Execute(b.String())
 	if err != nil {
+		var me *gomysql.MyError
+		if errors.As(err, &me) && (me.Code == gomysql.ER_TABLE_DEF_CHANGED || me.Code == gomysql.ER_BAD_FIELD_ERROR) {
+			return nil, s.retriable("snapshot of %s: %w; the table changed during the snapshot: the snapshot goes on after its last stored chunk with the new definition", t.id(), err)
+		}
 		return nil, s.retriable("snapshot of %s: %w", t.id(), err)
 	}
 	defer r.Close()
