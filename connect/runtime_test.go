@@ -57,6 +57,13 @@ func (s *counterSource) Read(ctx context.Context) (connect.SourceBatch, error) {
 	s.k.mu.Lock()
 	failAt := s.k.failReadAt
 	s.k.mu.Unlock()
+	if s.next == s.max && s.k.truncate {
+		s.next++
+		return connect.SourceBatch{Events: []connect.ChangeEvent{{
+			Op: connect.OpTruncate, Table: itemsTable, Topic: "cnt.test.items",
+			Source: connect.SourceInfo{Connector: "counter", Name: "cnt", Database: "test", Table: "items", Snapshot: "false"},
+		}}, Position: connect.Position(strconv.Itoa(s.next))}, nil
+	}
 	if s.next >= s.max {
 		<-ctx.Done()
 		return connect.SourceBatch{}, ctx.Err()
@@ -140,6 +147,7 @@ type testKinds struct {
 	keyless      bool
 	tx           int         // when set, positions only every tx events: transactions of several batches
 	env          connect.Env // the last Env a source was built with
+	truncate     bool        // a truncate of the keyed table after max events
 }
 
 type srcKind struct{ k *testKinds }
@@ -378,6 +386,31 @@ func TestSourceLargeTransactionNotRepeated(t *testing.T) {
 				t.Fatalf("%d records after a clean restart, want 60", n)
 			}
 		})
+	}
+}
+
+// TestTruncateOfKeyedTable writes a truncate of a table with a key into
+// every partition of its compacted topic, with the empty key {}.
+func TestTruncateOfKeyedTable(t *testing.T) {
+	k := &testKinds{max: 10, truncate: true}
+	r := newRig(t, k)
+	r.start("  - {name: cnt, kind: counter-source}\n")
+	eventually(t, "the truncate", func() bool { return len(r.topicRecords("cnt.test.items")) >= 12 })
+	info, err := r.log.Topic("cnt.test.items")
+	if err != nil || info.Partitions != 2 || !info.Config.Compact {
+		t.Fatalf("topic %+v, %v", info, err)
+	}
+	for p := int32(0); p < info.Partitions; p++ {
+		res, err := r.log.Read("cnt.test.items", p, 0, sluicelog.ReadOptions{MaxBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := res.Batches[len(res.Batches)-1]
+		recs, _ := b.Records()
+		last := recs[len(recs)-1]
+		if string(last.Key) != "{}" || !strings.Contains(string(last.Value), `"op":"t"`) {
+			t.Errorf("partition %d ends with key %s value %s, want the truncate", p, last.Key, last.Value)
+		}
 	}
 }
 

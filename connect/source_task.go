@@ -316,6 +316,14 @@ func (sc *sourceConverter) convertEvents(ctx context.Context, events []ChangeEve
 	one := func(ev *ChangeEvent) error {
 		key, value := Envelope(ev)
 		m := Message{Topic: ev.Topic, Key: key, Value: value, Event: ev}
+		if ev.Op == OpTruncate && ev.Table != nil && len(ev.Table.Key) > 0 {
+			// A truncate concerns every row, so it goes to every
+			// partition; the table's topic is compacted, which takes no
+			// null key, so its key is the empty struct ({}).
+			m.Key = &Struct{Name: ev.Topic + ".Key"}
+			out, err = sc.addAll(ctx, &m, out)
+			return err
+		}
 		if out, err = sc.add(ctx, &m, out); err != nil {
 			return err
 		}
@@ -372,6 +380,31 @@ func (sc *sourceConverter) add(ctx context.Context, m *Message, out []Record) ([
 		return out, err
 	}
 	return append(out, Record{Topic: m.Topic, Partition: Partition(k, n), Timestamp: m.Timestamp, Key: k, Value: v, Headers: m.Headers}), nil
+}
+
+// addAll transforms and converts one message and appends a copy of its
+// record for every partition of its topic to out.
+func (sc *sourceConverter) addAll(ctx context.Context, m *Message, out []Record) ([]Record, error) {
+	c := sc.t.c
+	m, err := c.chain.Apply(m)
+	if err != nil {
+		return out, sc.tolerate("transform", m, err)
+	}
+	if m == nil {
+		return out, nil
+	}
+	k, v, err := c.conv.Encode(m)
+	if err != nil {
+		return out, sc.tolerate("converter", m, err)
+	}
+	n, err := sc.partitions(ctx, m.Topic, k != nil, m.Event)
+	if err != nil {
+		return out, err
+	}
+	for p := range n {
+		out = append(out, Record{Topic: m.Topic, Partition: p, Timestamp: m.Timestamp, Key: k, Value: v, Headers: m.Headers})
+	}
+	return out, nil
 }
 
 // tolerate applies errors.tolerance to a failed transform or conversion:

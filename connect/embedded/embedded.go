@@ -46,6 +46,8 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", connect.ErrOffsetOutOfRange, err)
 	case errors.Is(err, sluicelog.ErrFailed), errors.Is(err, sluicelog.ErrCorrupt):
 		return connect.Fatal(err)
+	case errors.Is(err, sluicelog.ErrInvalidRecord), errors.Is(err, sluicelog.ErrRecordTooLarge):
+		return connect.Fatal(err) // writing the same records again cannot help
 	case errors.Is(err, sluicelog.ErrClosed):
 		return connect.Retriable(err)
 	case errors.Is(err, sluicelog.ErrNoKeyIndex):
