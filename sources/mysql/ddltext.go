@@ -130,3 +130,35 @@ func spatialTypes(sql string) string {
 func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
 }
+
+// mariadbStatement rewrites the leading words of MariaDB statements the
+// TiDB parser does not know into ones it does: CREATE OR REPLACE TABLE
+// (which replaces the table's schema, as CREATE TABLE does here) and
+// ALTER ONLINE TABLE.
+func mariadbStatement(sql string) string {
+	s := strings.TrimLeft(sql, " \t\r\n")
+	var words []string
+	var ends []int
+	for i := 0; i < len(s) && len(words) < 3; {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') {
+			i++
+		}
+		j := i
+		for j < len(s) && isWordByte(s[j]) {
+			j++
+		}
+		if j == i {
+			break
+		}
+		words = append(words, strings.ToLower(s[i:j]))
+		ends = append(ends, j)
+		i = j
+	}
+	switch {
+	case len(words) == 3 && words[0] == "create" && words[1] == "or" && words[2] == "replace":
+		return "CREATE" + s[ends[2]:]
+	case len(words) >= 2 && words[0] == "alter" && words[1] == "online":
+		return "ALTER" + s[ends[1]:]
+	}
+	return sql
+}

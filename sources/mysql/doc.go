@@ -142,9 +142,14 @@
 //     is read in one chunk (again from its start after an interruption).
 //   - MySQL without RELOAD (the LOCK TABLES fallback), MySQL 8's binary
 //     JSON and caching_sha2_password are written for but not tested here
-//     (the tests run MariaDB only); MariaDB's CREATE OR REPLACE TABLE and
-//     other syntax the TiDB parser does not know is logged and skipped, and
-//     then caught by the column-count check.
+//     (the tests run MariaDB only).
+//   - Syntax the TiDB parser does not know is logged and skipped, and then
+//     caught by the column-count check: MariaDB's UUID, INET4 and INET6
+//     types and WITH SYSTEM VERSIONING among others (spatial types, CREATE
+//     OR REPLACE TABLE and ALTER ONLINE TABLE are rewritten for the parser
+//     first, ddltext.go).
+//   - A table that is renamed from an uncaptured name to a captured one
+//     has no known schema: its rows are a fatal error that says to reset.
 //   - A DDL statement committed between the snapshot's START TRANSACTION
 //     and its SHOW CREATE TABLE is applied twice.
 //   - Character sets other than the utf8 family, ascii, latin1 and binary
@@ -160,6 +165,7 @@
 //	source.go    Kind, Source, Open (preflight, purged positions), Read, Ack, Close, Status
 //	catalog.go   captured tables, SHOW CREATE TABLE, reading the schema history topic
 //	schema.go    table schemas, DDL applied through the TiDB parser, history records
+//	ddltext.go   token rewrites for what the TiDB parser lacks (spatial types, MariaDB words)
 //	position.go  positions: file, offset, GTID set and snapshot progress
 //	snapshot.go  the consistent, chunked initial snapshot
 //	stream.go    the binlog stream: transactions, rows, DDL, heartbeats

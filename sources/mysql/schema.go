@@ -146,7 +146,7 @@ func (s *schemas) parseCreate(db, sql, dbCharset string) (*tableSchema, error) {
 // what changed. A statement the parser cannot read, or that touches no
 // captured table, changes nothing.
 func (s *schemas) apply(db, sql string, keep func(db, table string) bool) ([]schemaChange, error) {
-	stmts, _, err := s.parser.Parse(spatialTypes(sql), "", "")
+	stmts, _, err := s.parser.Parse(spatialTypes(mariadbStatement(sql)), "", "")
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,30 @@ func TestSpatialTypes(t *testing.T) {
 	}
 }
 
+func TestMariaDBStatement(t *testing.T) {
+	for in, want := range map[string]string{
+		"CREATE OR REPLACE TABLE t (id int)":    "CREATE TABLE t (id int)",
+		"  create or  replace table t (a int)":  "CREATE table t (a int)",
+		"ALTER ONLINE TABLE t ADD COLUMN y int": "ALTER TABLE t ADD COLUMN y int",
+		"ALTER TABLE online ADD COLUMN y int":   "ALTER TABLE online ADD COLUMN y int",
+		"CREATE TABLE `or` (id int)":            "CREATE TABLE `or` (id int)",
+	} {
+		if got := mariadbStatement(in); got != want {
+			t.Errorf("mariadbStatement(%q) = %q, want %q", in, got, want)
+		}
+	}
+	s := newSchemas()
+	all := func(string, string) bool { return true }
+	for _, q := range []string{"CREATE TABLE t (id int PRIMARY KEY, a int)", "CREATE OR REPLACE TABLE t (id int PRIMARY KEY)", "ALTER ONLINE TABLE t ADD COLUMN b int"} {
+		if _, err := s.apply("d", q, all); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if cols := s.tables["d.t"].Columns; len(cols) != 2 || cols[1].Name != "b" {
+		t.Errorf("after CREATE OR REPLACE and ALTER ONLINE: %+v", cols)
+	}
+}
+
 func TestDefaultServerID(t *testing.T) {
 	for _, name := range []string{"a", "shop-mysql", "x.y_z"} {
 		id := DefaultServerID(name)
