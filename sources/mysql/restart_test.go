@@ -293,3 +293,36 @@ func readEvents(t *testing.T, src connect.Source) []connect.ChangeEvent {
 		}
 	}
 }
+
+// TestFailover captures from a primary, then opens at the stored position
+// against its replica (another server of the same GTID topology, with its
+// own binlog offsets): the stream goes on at the next transaction.
+func TestFailover(t *testing.T) {
+	a := testdb.StartMariaDB(t)
+	r := testdb.StartMariaDB(t, testdb.MariaDBSetting("server_id", "2"))
+	r.Exec(t, fmt.Sprintf(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='sluice', MASTER_USE_GTID=slave_pos; START SLAVE;`, a.Port))
+	a.Exec(t, `CREATE DATABASE fo; CREATE TABLE fo.t (id int PRIMARY KEY, n int); INSERT INTO fo.t VALUES (1, 1)`)
+	st := newStore(t)
+	src := mustOpen(t, block(a, "fo.t"), nil, st.env(t, nil))
+	st.read(t, src)
+	a.Exec(t, `INSERT INTO fo.t VALUES (2, 2)`)
+	_, _, pos := st.read(t, src)
+	src.Close()
+	a.Exec(t, `ALTER TABLE fo.t ADD COLUMN s varchar(5); INSERT INTO fo.t VALUES (3, 3, 'x')`)
+	for i := 0; r.Query(t, "SELECT COUNT(*) FROM fo.t") != "3"; i++ {
+		if i == 200 {
+			t.Fatalf("the replica did not catch up: %s", r.Query(t, "SHOW SLAVE STATUS"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("position %s; on the replica: %s", pos, r.Query(t, "SHOW MASTER STATUS"))
+	src = mustOpen(t, block(r, "fo.t"), pos, st.env(t, pos))
+	evs, msgs, _ := st.read(t, src)
+	if len(evs) != 0 || len(msgs) != 2 {
+		t.Errorf("after the failover: the ALTER came as %d events and %d messages, want 2 messages", len(evs), len(msgs))
+	}
+	evs, _, _ = st.read(t, src)
+	if len(evs) != 1 || evs[0].After[0].Int != 3 || len(evs[0].After) != 3 || evs[0].After[2].Str != "x" {
+		t.Errorf("after the failover: %d events %v, want row 3 with s = x", len(evs), evs)
+	}
+}
