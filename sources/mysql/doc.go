@@ -156,8 +156,10 @@
 //     are taken as UTF-8 with invalid bytes replaced. A table created
 //     without a character set takes its database's default as read at
 //     Open.
-//   - Ad-hoc (incremental) snapshots, metrics beyond the status, and the
-//     randomized, kill -9 and failover tests of issue 6.
+//   - Ad-hoc (incremental) snapshots, Prometheus metrics beyond the
+//     status, a kill -9 of sluice itself under load, and a benchmark of
+//     the whole pipeline into the log (BenchmarkStream measures the
+//     source alone).
 //
 // # Files
 //

@@ -236,10 +236,16 @@ func TestGTIDResume(t *testing.T) {
 	}
 }
 
-// TestServerRestart restarts MariaDB under a streaming source: Read fails
-// with a retriable error, and a source opened again at the last position
-// goes on with no gap.
+// TestServerRestart restarts MariaDB under a streaming source, cleanly and
+// after kill -9: Read fails with a retriable error, and a source opened
+// again at the last position goes on with no gap and no duplicate.
 func TestServerRestart(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "clean", true: "kill"}[kill], func(t *testing.T) { serverRestart(t, kill) })
+	}
+}
+
+func serverRestart(t *testing.T, kill bool) {
 	m := testdb.StartMariaDB(t)
 	m.Exec(t, `CREATE DATABASE s; CREATE TABLE s.t (id int PRIMARY KEY, n int)`)
 	b := block(m, "s.t")
@@ -247,6 +253,9 @@ func TestServerRestart(t *testing.T) {
 	_, _, pos := readTx(t, src, true)
 	m.Exec(t, `INSERT INTO s.t VALUES (1, 1)`)
 	_, _, pos = readTx(t, src, false)
+	if kill {
+		m.Kill()
+	}
 	m.Restart(t)
 	m.Exec(t, `INSERT INTO s.t VALUES (2, 2)`)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
