@@ -98,6 +98,15 @@ func TestTypes(t *testing.T) {
 	if len(snap) != 1 || len(stream) != 1 {
 		t.Fatalf("got %d snapshot and %d stream events, want 1 and 1", len(snap), len(stream))
 	}
+	for _, name := range []string{"json", "json-schema"} {
+		conv, _ := connect.NewConverter(name)
+		for _, ev := range []connect.ChangeEvent{snap[0], stream[0]} {
+			key, value := connect.Envelope(&ev)
+			if _, _, err := conv.Encode(&connect.Message{Topic: ev.Topic, Key: key, Value: value, Event: &ev}); err != nil {
+				t.Errorf("%s converter, op %c: %v", name, ev.Op, err)
+			}
+		}
+	}
 	for i, c := range cols {
 		col := snap[0].Table.Columns[i+1]
 		a, b := snap[0].After[i+1], stream[0].After[i+1]

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-mysql-org/go-mysql/replication"
+
 	"github.com/sluice-cdc/sluice/connect"
 )
 
@@ -117,4 +119,46 @@ func FuzzSpatialTypes(f *testing.F) {
 			t.Errorf("spatialTypes(%q) = %q", s, out)
 		}
 	})
+}
+
+// TestMessagesEncode checks that the schema history record and the schema
+// change event encode with every converter, and that the history record
+// reads back from the json and json-schema converters' bytes.
+func TestMessagesEncode(t *testing.T) {
+	s := newSchemas()
+	changes, err := s.apply("d", "CREATE TABLE t (id int PRIMARY KEY, e enum('a','b'), g point)", func(string, string) bool { return true })
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("apply: %v %v", changes, err)
+	}
+	src := &Source{name: "n", cfg: Config{TopicPrefix: "p"}, st: &streamState{file: "binlog.000001"}}
+	h := &replication.EventHeader{Timestamp: 1700000000, ServerID: 1, LogPos: 500, EventSize: 100}
+	msgs := []connect.Message{
+		historyMessage("n", changes[0].Table, false),
+		historyMessage("n", changes[0].Table, true),
+		src.schemaChangeEvent("d", "CREATE TABLE t (...)", changes, &txState{id: "0-1-1", gtid: "0-1-1"}, h, binlogPos{File: "binlog.000001", Pos: 500}),
+		src.schemaChangeEvent("d", "DROP TABLE t", []schemaChange{{Type: "DROP", Table: changes[0].Table}}, &txState{id: "x"}, h, binlogPos{File: "binlog.000001", Pos: 500}),
+	}
+	for _, name := range []string{"json", "json-schema", "raw"} {
+		conv, err := connect.NewConverter(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range msgs {
+			k, v, err := conv.Encode(&msgs[i])
+			if err != nil {
+				t.Errorf("%s: encode message %d (%s): %v", name, i, msgs[i].Topic, err)
+				continue
+			}
+			if i > 1 {
+				continue
+			}
+			table, def, err := readHistoryRecord(connect.Record{Key: k, Value: v})
+			if err != nil || table != "d.t" || (i == 0) != (def != nil) {
+				t.Errorf("%s: history record %d reads back as %q %v %v", name, i, table, def, err)
+			}
+			if def != nil && (len(def.Columns) != 3 || def.Columns[2].Type != "point" || len(def.Columns[1].Labels) != 2) {
+				t.Errorf("%s: history definition %+v", name, def)
+			}
+		}
+	}
 }
