@@ -223,7 +223,9 @@ func TestBatching(t *testing.T) {
 	m.Exec(t, `CREATE DATABASE big; USE big; CREATE TABLE big.a (id int PRIMARY KEY, s varchar(10));
 		CREATE TABLE big.b (k varchar(10) PRIMARY KEY);
 		INSERT INTO big.a SELECT seq, CONCAT('r', seq) FROM seq_1_to_250;
-		INSERT INTO big.b SELECT CONCAT('k', seq) FROM seq_1_to_30;`)
+		INSERT INTO big.b SELECT CONCAT('k', seq) FROM seq_1_to_30;
+		CREATE TABLE big.c (n int, s varchar(10) CHARACTER SET latin1, PRIMARY KEY (n, s));
+		INSERT INTO big.c SELECT seq % 3, CONCAT('é', seq) FROM seq_1_to_250;`)
 	src := mustOpen(t, block(m, "big.*", "snapshot_chunk_size: 100\n"), nil, connecttest.Env(t))
 	check := func(what string, want []int) {
 		t.Helper()
@@ -238,7 +240,7 @@ func TestBatching(t *testing.T) {
 			}
 			sizes = append(sizes, len(b.Events))
 			for _, ev := range b.Events {
-				id := fmt.Sprint(ev.Table.Name, ev.After[0])
+				id := fmt.Sprint(ev.Table.Name, ev.After)
 				if seen[id] {
 					t.Errorf("%s: row %s twice", what, id)
 				}
@@ -255,7 +257,7 @@ func TestBatching(t *testing.T) {
 			t.Errorf("%s: batch sizes %v, want %v", what, sizes, want)
 		}
 	}
-	check("snapshot", []int{100, 100, 50, 30})
+	check("snapshot", []int{100, 100, 50, 30, 100, 100, 50})
 	m.Exec(t, `USE big; INSERT INTO big.a SELECT seq, "x" FROM seq_1001_to_3500;`)
 	check("transaction", []int{1000, 1000, 500})
 }

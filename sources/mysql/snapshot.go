@@ -272,7 +272,7 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 			for i, c := range keyCols {
 				lits[i] = keyLiteral(c, tp.After[i])
 			}
-			b.WriteString(" WHERE (" + strings.Join(names, ", ") + ") > (" + strings.Join(lits, ", ") + ")")
+			b.WriteString(" WHERE " + keyAfter(names, lits))
 		}
 		b.WriteString(" ORDER BY " + strings.Join(names, ", ") + " LIMIT " + strconv.Itoa(limit))
 	}
@@ -331,6 +331,22 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 		}
 	}
 	return events, nil
+}
+
+// keyAfter returns the condition that a row's key (names) comes after the
+// key lits, spelled out as (k1 > v1) OR (k1 = v1 AND k2 > v2) ...: MariaDB
+// does not use the index for the row comparison (k1, k2) > (v1, v2).
+func keyAfter(names, lits []string) string {
+	var ors []string
+	for i := range names {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, names[j]+" = "+lits[j])
+		}
+		ands = append(ands, names[i]+" > "+lits[i])
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
 }
 
 // rawText returns a text-protocol value as MySQL sent it.

@@ -162,3 +162,12 @@ func TestMessagesEncode(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyAfter(t *testing.T) {
+	if got := keyAfter([]string{"a"}, []string{"1"}); got != "((a > 1))" {
+		t.Errorf("one column: %s", got)
+	}
+	if got := keyAfter([]string{"a", "b", "c"}, []string{"1", "2", "3"}); got != "((a > 1) OR (a = 1 AND b > 2) OR (a = 1 AND b = 2 AND c > 3))" {
+		t.Errorf("three columns: %s", got)
+	}
+}
