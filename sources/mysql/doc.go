@@ -150,8 +150,6 @@
 //     first, ddltext.go).
 //   - A table that is renamed from an uncaptured name to a captured one
 //     has no known schema: its rows are a fatal error that says to reset.
-//   - A DDL statement committed between the snapshot's START TRANSACTION
-//     and its SHOW CREATE TABLE is applied twice.
 //   - Character sets other than the utf8 family, ascii, latin1 and binary
 //     are taken as UTF-8 with invalid bytes replaced. A table created
 //     without a character set takes its database's default as read at

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,8 +28,10 @@ import (
 //     start the transaction and read SHOW MASTER STATUS and gtid_executed;
 //     this needs the RELOAD privilege.
 //
-// The schemas are read with SHOW CREATE TABLE right after the transaction
-// starts. The snapshot takes no metadata locks, so DDL on a captured table
+// The schemas are read with SHOW CREATE TABLE before the transaction
+// starts and again right after; if they differ, a DDL statement came in
+// between, and the snapshot fails with a retriable error to start again,
+// so that the definitions are those of the snapshot's binlog position. The snapshot takes no metadata locks, so DDL on a captured table
 // does not wait for it; if a table changes before its chunks are read,
 // the chunk's SELECT fails (InnoDB's "table definition has changed", or an
 // unknown column) with a retriable error, and the runtime opens the source
@@ -68,6 +71,22 @@ func (s *Source) startSnapshot(ctx context.Context, prog *progress) error {
 	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SET SESSION innodb_lock_wait_timeout = 600"} {
 		if _, err := conn.Execute(q); err != nil {
 			return s.retriable("snapshot: %s: %w", q, err)
+		}
+	}
+	// The definitions as they are before the snapshot starts; read again
+	// after, they must be the same, so that no DDL statement came between
+	// the snapshot's binlog position and the definitions it is read with.
+	before := map[string]*tableSchema{}
+	if prog == nil {
+		if err := s.loadCharsets(conn); err != nil {
+			return err
+		}
+		tables, err := s.listTables(conn)
+		if err != nil {
+			return err
+		}
+		if err := s.readSchemas(conn, tables, before); err != nil {
+			return err
 		}
 	}
 	var at binlogPos
@@ -145,6 +164,9 @@ func (s *Source) startSnapshot(ctx context.Context, prog *progress) error {
 	}
 	if err := s.readSchemas(conn, tables, sn.schemas); err != nil {
 		return err
+	}
+	if changed := changedSchemas(before, sn.schemas); changed != "" {
+		return s.retriable("snapshot: the definition of %s changed while the snapshot started; it starts again", changed)
 	}
 	for id, t := range sn.schemas {
 		s.schemas.tables[id] = t
@@ -331,6 +353,28 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 		}
 	}
 	return events, nil
+}
+
+// changedSchemas names a table whose definition differs between a and b,
+// or that only one has; "" when they agree.
+func changedSchemas(a, b map[string]*tableSchema) string {
+	for _, id := range sortedKeys(a) {
+		ta, tb := a[id], b[id]
+		if tb == nil {
+			return id
+		}
+		ja, _ := json.Marshal(ta)
+		jb, _ := json.Marshal(tb)
+		if string(ja) != string(jb) {
+			return id
+		}
+	}
+	for id := range b {
+		if a[id] == nil {
+			return id
+		}
+	}
+	return ""
 }
 
 // keyAfter returns the condition that a row's key (names) comes after the
