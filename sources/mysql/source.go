@@ -96,6 +96,7 @@ type Source struct {
 	syncer   *replication.BinlogSyncer
 	streamer *replication.BinlogStreamer
 	st       *streamState
+	queue    []connect.SourceBatch // batches decoded ahead (compressed transactions)
 	// zeroWarned lists the columns whose zero dates were logged.
 	zeroWarned map[string]bool
 

@@ -118,6 +118,11 @@ func (s *Source) classify(what string, err error) error {
 // maxBatch events of a large one, a DDL statement, or a heartbeat.
 func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 	st := s.st
+	if len(s.queue) > 0 {
+		b := s.queue[0]
+		s.queue = s.queue[1:]
+		return b, nil
+	}
 	if b, full := s.fullBatch(); full {
 		return b, nil
 	}
@@ -214,6 +219,26 @@ func (s *Source) handle(ev *replication.BinlogEvent) (connect.SourceBatch, bool,
 		return b, full, nil
 	case *replication.XIDEvent:
 		return s.commit(h)
+	case *replication.TransactionPayloadEvent:
+		// MySQL's binlog_transaction_compression: a whole transaction
+		// in one event. Its events are decoded in order, at the
+		// payload's place in the binlog; the batches they make queue.
+		for _, inner := range e.Events {
+			ih := *inner.Header
+			ih.LogPos, ih.EventSize = h.LogPos, h.EventSize
+			b, done, err := s.handle(&replication.BinlogEvent{RawData: inner.RawData, Header: &ih, Event: inner.Event})
+			if err != nil {
+				return connect.SourceBatch{}, false, err
+			}
+			if done {
+				s.queue = append(s.queue, b)
+			}
+		}
+		if len(s.queue) > 0 {
+			b := s.queue[0]
+			s.queue = s.queue[1:]
+			return b, true, nil
+		}
 	}
 	return connect.SourceBatch{}, false, nil
 }
