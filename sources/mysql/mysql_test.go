@@ -327,3 +327,27 @@ func TestSnapshotModes(t *testing.T) {
 		}
 	})
 }
+
+// TestSavepointAndMyISAM checks statements inside a transaction that are
+// not row changes (SAVEPOINT, ROLLBACK TO) and a non-transactional
+// engine's transaction, which ends with a COMMIT query event.
+func TestSavepointAndMyISAM(t *testing.T) {
+	m := testdb.StartMariaDB(t)
+	m.Exec(t, `CREATE DATABASE sp; CREATE TABLE sp.t (id int PRIMARY KEY); CREATE TABLE sp.my (id int PRIMARY KEY) ENGINE=MyISAM`)
+	src := mustOpen(t, block(m, "sp.*"), nil, connecttest.Env(t))
+	readTx(t, src, true)
+	m.Exec(t, `BEGIN; SAVEPOINT a; INSERT INTO sp.t VALUES (1); SAVEPOINT b; INSERT INTO sp.t VALUES (2); ROLLBACK TO SAVEPOINT b; INSERT INTO sp.t VALUES (3); COMMIT;
+		INSERT INTO sp.my VALUES (7);`)
+	evs := readEvents(t, src)
+	var ids []int64
+	for _, ev := range evs {
+		ids = append(ids, ev.After[0].Int)
+	}
+	if fmt.Sprint(ids) != "[1 3]" {
+		t.Errorf("transaction with savepoints: rows %v, want [1 3]", ids)
+	}
+	evs = readEvents(t, src)
+	if len(evs) != 1 || evs[0].Table.Name != "my" || evs[0].After[0].Int != 7 {
+		t.Errorf("MyISAM: %d events %v, want row 7 of my", len(evs), evs)
+	}
+}

@@ -260,8 +260,9 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 		// ROLLBACK here keeps the non-transactional changes logged.
 		return s.commit(h)
 	}
-	if st.tx != nil && st.tx.begun && len(st.tx.events) > 0 {
-		// A statement inside a transaction (SAVEPOINT and the like).
+	if st.tx != nil && st.tx.begun {
+		// A statement inside a transaction (SAVEPOINT and the like); DDL
+		// commits implicitly, so it never comes here.
 		return connect.SourceBatch{}, false, nil
 	}
 	if st.tx == nil {
