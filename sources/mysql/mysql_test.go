@@ -273,7 +273,17 @@ func TestPreflight(t *testing.T) {
 	})
 	m := testdb.StartMariaDB(t)
 	m.Exec(t, `CREATE DATABASE p; CREATE TABLE p.t (id int PRIMARY KEY);
-		CREATE USER 'reader'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON *.* TO 'reader'@'%';`)
+		CREATE USER 'reader'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON *.* TO 'reader'@'%';
+		CREATE USER 'cdc'@'%' IDENTIFIED BY 'pw'; GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'cdc'@'%';`)
+	t.Run("enough", func(t *testing.T) {
+		b := fmt.Sprintf("addr: %s\nuser: cdc\npassword: pw\ntables: [p.t]\nserver_id: 4242\n", m.Addr())
+		src := mustOpen(t, b, nil, connecttest.Env(t))
+		readTx(t, src, true)
+		m.Exec(t, "INSERT INTO p.t VALUES (1)")
+		if evs := readEvents(t, src); len(evs) != 1 {
+			t.Errorf("with REPLICATION SLAVE, REPLICATION CLIENT and SELECT: %d events", len(evs))
+		}
+	})
 	t.Run("privileges", func(t *testing.T) {
 		b := fmt.Sprintf("addr: %s\nuser: reader\npassword: pw\ntables: [p.t]\n", m.Addr())
 		_, err := openAt(t, b, nil, connecttest.Env(t))

@@ -171,7 +171,7 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 		switch {
 		case purged && s.cfg.Snapshot == SnapshotWhenNeeded:
 			s.log.Warn("the stored binlog position was purged from the server: taking a new snapshot", "position", string(pos))
-			s.schemas = newSchemas()
+			s.schemas, s.pending = newSchemas(), nil
 			if err := s.startSnapshot(ctx, nil); err != nil {
 				return err
 			}
