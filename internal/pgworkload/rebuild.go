@@ -133,6 +133,10 @@ type Result struct {
 	// Incremental lists the tables whose snapshot was merged with the
 	// stream (see incrementalTables).
 	Incremental map[string]bool
+
+	// lastBy lists the events that wrote each table/key (and the last
+	// truncate of each table), to explain a problem.
+	lastBy map[string]string
 }
 
 func (r *Result) problem(format string, args ...any) {
@@ -152,22 +156,33 @@ func (r *Result) Summary() string {
 // its events in commit order, and that nothing a rolled-back statement
 // wrote was captured.
 func Check(ctx context.Context, dsn string, recs []Record, defaults map[string]map[string]string) (*Result, error) {
-	res := &Result{Ops: map[string]int{}, Rows: map[string]int{}}
+	res := &Result{Ops: map[string]int{}, Rows: map[string]int{}, lastBy: map[string]string{}}
 	events, err := Decode(recs)
 	if err != nil {
 		return nil, err
 	}
-	res.Events = len(events)
-	checkStream(res, events)
+	folded := foldTruncates(res, events)
+	res.Events = len(folded)
+	checkStream(res, folded)
 	incremental := incrementalTables(events)
 	res.Incremental = incremental
+	// Every copy of a truncate takes part in ordering its partition's
+	// snapshot reads; only the first is applied.
 	ordered := commitOrder(events)
+	applied := map[string]bool{}
 	reads := map[string]int{} // table/key → snapshot reads
 
 	// Rebuild.
 	keyed := map[string]map[string]map[string]any{} // table → key → row
 	bags := map[string]map[string]int{}             // table → row → count
 	for _, ev := range ordered {
+		if ev.Op == "t" && ev.LSN != 0 {
+			id := fmt.Sprint(ev.Rec.Topic, "/", ev.TxID, "/", ev.LSN, "/", ev.Order)
+			if applied[id] {
+				continue
+			}
+			applied[id] = true
+		}
 		res.Ops[ev.Op]++
 		for _, img := range []map[string]any{ev.Before, ev.After} {
 			for col, v := range img {
@@ -209,6 +224,43 @@ func Check(ctx context.Context, dsn string, recs []Record, defaults map[string]m
 		}
 	}
 	return res, nil
+}
+
+// foldTruncates keeps one of the copies of a truncate of a table with a
+// key, which goes to every partition of its topic, and checks that every
+// partition has one.
+func foldTruncates(res *Result, events []Event) []Event {
+	type id struct {
+		topic, table, tx string
+		lsn, order       int64
+	}
+	copies := map[id]map[int32]bool{}
+	parts := map[string]map[int32]bool{}
+	out := make([]Event, 0, len(events))
+	for _, ev := range events {
+		if parts[ev.Rec.Topic] == nil {
+			parts[ev.Rec.Topic] = map[int32]bool{}
+		}
+		parts[ev.Rec.Topic][ev.Rec.Partition] = true
+		if ev.Op != "t" || ev.LSN == 0 {
+			out = append(out, ev)
+			continue
+		}
+		k := id{ev.Rec.Topic, ev.Table, ev.TxID, ev.LSN, ev.Order}
+		if copies[k] == nil {
+			copies[k] = map[int32]bool{}
+			out = append(out, ev)
+		} else if copies[k][ev.Rec.Partition] {
+			res.problem("%s: a truncate twice in one partition", where(&ev))
+		}
+		copies[k][ev.Rec.Partition] = true
+	}
+	for k, ps := range copies {
+		if _, keyed := keys[k.table]; keyed && len(ps) != len(parts[k.topic]) {
+			res.problem("%s: the truncate at lsn %d is in %d of its %d partitions", k.topic, k.lsn, len(ps), len(parts[k.topic]))
+		}
+	}
+	return out
 }
 
 func where(ev *Event) string {
@@ -390,6 +442,12 @@ func rowKey(img map[string]any, kc []string) string {
 // deletes of rows not seen yet are allowed (the snapshot has not reached
 // them).
 func applyKeyed(res *Result, keyed map[string]map[string]map[string]any, kc []string, ev *Event, incremental bool) {
+	for _, img := range []map[string]any{ev.Before, ev.After} {
+		if img != nil {
+			k := ev.Table + "/" + rowKey(img, kc)
+			defer func() { res.lastBy[k] += "\n\t\t" + where(ev) + " snapshot " + ev.Snapshot + fmt.Sprint(" sortLSN ", ev.sortLSN) }()
+		}
+	}
 	rows := keyed[ev.Table]
 	if rows == nil {
 		rows = map[string]map[string]any{}
@@ -405,7 +463,7 @@ func applyKeyed(res *Result, keyed map[string]map[string]map[string]any, kc []st
 	case "c":
 		k := rowKey(ev.After, kc)
 		if _, dup := rows[k]; dup {
-			res.problem("%s: creates key %s, which exists (a duplicate, or a lost delete)", where(ev), k)
+			res.problem("%s: creates key %s, which exists (a duplicate, or a lost delete); its earlier events: %s (last truncate: %s)", where(ev), k, res.lastBy[ev.Table+"/"+k], res.lastBy[ev.Table+"/truncate"])
 		}
 		rows[k] = ev.After
 	case "u":
@@ -428,6 +486,7 @@ func applyKeyed(res *Result, keyed map[string]map[string]map[string]any, kc []st
 		delete(rows, k)
 	case "t":
 		clear(rows)
+		res.lastBy[ev.Table+"/truncate"] = where(ev)
 	default:
 		res.problem("%s: unknown op", where(ev))
 	}

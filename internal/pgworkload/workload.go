@@ -300,12 +300,11 @@ func (w *Workload) bulk(ctx context.Context, i int) error {
 	}, false)
 }
 
-// truncateInTx truncates wl_bag in a transaction that writes before and
+// truncateInTx truncates wl_bag and wl_pairs in a transaction that writes before and
 // after the truncate.
 //
-// Only the keyless table is truncated: a truncate event has a null key,
-// which the compacted topic of a keyed table refuses (see
-// TestTruncateKeyedTable in sources/postgres).
+// The keyed wl_pairs is truncated too: its truncate goes to every
+// partition of its topic (foldTruncates).
 func (w *Workload) truncateInTx(ctx context.Context, i int) error {
 	w.logf("pgworkload: transaction %d: TRUNCATE wl_bag amid other writes", i)
 	return w.inTx(ctx, []string{
@@ -313,6 +312,7 @@ func (w *Workload) truncateInTx(ctx context.Context, i int) error {
 		w.insertBag(false),
 		w.updateBag(false),
 		"TRUNCATE public.wl_bag",
+		"TRUNCATE public.wl_pairs",
 		w.insertPair(),
 		w.insertBag(false),
 		w.insertItem(false),

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -54,7 +56,7 @@ const (
 
 // window is a chunk between its watermarks.
 type window struct {
-	id       string // "<slot>:<n>"
+	id       string // "<slot>:<run>:<n>"
 	tp       string // schema.table
 	table    *connect.Table
 	events   []connect.ChangeEvent // the chunk's rows; nil entries were dropped
@@ -108,8 +110,17 @@ func (s *Source) openWindow(ctx context.Context) error {
 			return s.retriable("snapshot of %s: estimate rows: %w", ref, err)
 		}
 	}
+	if s.winSeq == 0 {
+		// Watermarks of an earlier run may still be ahead in the stream
+		// (after a crash, the stream replays from the stored position):
+		// a run's windows carry its own random id, so those never
+		// close a window of this run.
+		var b [8]byte
+		rand.Read(b[:])
+		s.winRun = hex.EncodeToString(b[:])
+	}
 	s.winSeq++
-	w := &window{id: s.cfg.Slot + ":" + strconv.FormatInt(s.winSeq, 10), tp: tp.Table, table: t, total: total, index: map[string]int{}}
+	w := &window{id: s.cfg.Slot + ":" + s.winRun + ":" + strconv.FormatInt(s.winSeq, 10), tp: tp.Table, table: t, total: total, index: map[string]int{}}
 	if s.prevWin != nil && s.prevWin.tp == tp.Table && len(t.Key) == 0 {
 		w.attempts = s.prevWin.attempts
 	}
@@ -282,7 +293,8 @@ func textArgs(args []any) [][]byte {
 // at once (a non-transactional message waits for the WAL writer, 200 ms
 // by default).
 func (s *Source) watermark(ctx context.Context, id, which string) error {
-	// id is "<slot>:<n>": a slot name holds only [a-z0-9_].
+	// id is "<slot>:<run>:<n>": a slot name holds only [a-z0-9_], the
+	// run is hex.
 	sql := "BEGIN; SELECT pg_logical_emit_message(true, '" + watermarkPrefix + "', '" + id + ":" + which + "'); COMMIT"
 	if _, err := s.meta.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
 		return s.retriable("snapshot watermark: %w", err)

@@ -84,6 +84,7 @@ type Source struct {
 	win      *window          // the incremental snapshot's open chunk
 	prevWin  *window
 	winSeq   int64
+	winRun   string // this run's random part of window ids
 	// The ids of the transactions decoded last (a ring): a chunk whose
 	// snapshot does not yet see one of them is read again.
 	recentXids [1024]uint32
