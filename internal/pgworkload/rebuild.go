@@ -445,7 +445,9 @@ func applyKeyed(res *Result, keyed map[string]map[string]map[string]any, kc []st
 	for _, img := range []map[string]any{ev.Before, ev.After} {
 		if img != nil {
 			k := ev.Table + "/" + rowKey(img, kc)
-			defer func() { res.lastBy[k] += "\n\t\t" + where(ev) + " snapshot " + ev.Snapshot + fmt.Sprint(" sortLSN ", ev.sortLSN) }()
+			defer func() {
+				res.lastBy[k] += "\n\t\t" + where(ev) + " snapshot " + ev.Snapshot + fmt.Sprint(" sortLSN ", ev.sortLSN)
+			}()
 		}
 	}
 	rows := keyed[ev.Table]
