@@ -138,8 +138,11 @@
 //     not merged with the stream by watermarks: a keyed table converges
 //     to its final state, but rows changed in between may come as a newer
 //     snapshot row followed by older streamed changes.
-//   - Tables are snapshotted one at a time; a table without a primary key
-//     is read in one chunk (again from its start after an interruption).
+//   - Tables are snapshotted one at a time (issue 6 asks for tables in
+//     parallel; on MariaDB that needs several transactions started at one
+//     binlog position, which only a global read lock gives). A table
+//     without a primary key is read in one chunk, held in memory whole,
+//     and again from its start after an interruption.
 //   - On MySQL without the RELOAD privilege the snapshot fails with a
 //     fatal error naming GRANT RELOAD: the LOCK TABLES fallback is not
 //     written. MySQL 8 as a whole (its GTID sets, binary JSON, compressed
