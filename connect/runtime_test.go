@@ -97,6 +97,11 @@ func (s *counterSource) Read(ctx context.Context) (connect.SourceBatch, error) {
 	if s.k.tx == 0 || s.next%s.k.tx == 0 || s.next == s.max {
 		b.Position = connect.Position(strconv.Itoa(s.next))
 	}
+	if s.k.internal {
+		b.Messages = append(b.Messages, connect.Message{Topic: "__sluice.history.cnt",
+			Key:   &connect.Struct{Fields: []connect.Field{{Name: "k", Value: connect.String("items")}}},
+			Value: &connect.Struct{Fields: []connect.Field{{Name: "n", Value: connect.Int64(int64(s.next))}}}})
+	}
 	return b, nil
 }
 
@@ -148,6 +153,7 @@ type testKinds struct {
 	tx           int         // when set, positions only every tx events: transactions of several batches
 	env          connect.Env // the last Env a source was built with
 	truncate     bool        // a truncate of the keyed table after max events
+	internal     bool        // each batch also writes a message to an internal topic
 }
 
 type srcKind struct{ k *testKinds }
@@ -411,6 +417,19 @@ func TestTruncateOfKeyedTable(t *testing.T) {
 		if string(last.Key) != "{}" || !strings.Contains(string(last.Value), `"op":"t"`) {
 			t.Errorf("partition %d ends with key %s value %s, want the truncate", p, last.Key, last.Value)
 		}
+	}
+}
+
+// TestInternalTopicsSkipTransforms checks that a source's messages to
+// internal topics are not routed away by a transform meant for its events.
+func TestInternalTopicsSkipTransforms(t *testing.T) {
+	k := &testKinds{max: 20, internal: true}
+	r := newRig(t, k)
+	r.start("  - {name: cnt, kind: counter-source, transforms: [{type: route, regex: '^(.*)$', replacement: 'moved.$1'}]}\n")
+	eventually(t, "the events, routed", func() bool { return len(r.topicRecords("moved.cnt.test.items")) >= 20 })
+	eventually(t, "the internal messages, not routed", func() bool { return len(r.topicRecords("__sluice.history.cnt")) >= 2 })
+	if n := len(r.topicRecords("moved.__sluice.history.cnt")); n != 0 {
+		t.Fatalf("%d internal messages were routed", n)
 	}
 }
 

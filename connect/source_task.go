@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -350,15 +351,40 @@ func (sc *sourceConverter) convertEvents(ctx context.Context, events []ChangeEve
 	return out, nil
 }
 
+// InternalTopicPrefix starts the names of the topics sluice keeps for
+// itself (a source's schema history): the connector's transforms do not
+// apply to messages bound for them, so a route or filter meant for the
+// change events cannot move or drop them.
+const InternalTopicPrefix = "__sluice."
+
 func (sc *sourceConverter) convertMessages(ctx context.Context, msgs []Message, out []Record) ([]Record, error) {
 	var err error
 	for i := range msgs {
 		m := msgs[i]
-		if out, err = sc.add(ctx, &m, out); err != nil {
+		if strings.HasPrefix(m.Topic, InternalTopicPrefix) {
+			out, err = sc.addInternal(ctx, &m, out)
+		} else {
+			out, err = sc.add(ctx, &m, out)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// addInternal converts a message bound for an internal topic, without
+// transforms, and appends its record to out.
+func (sc *sourceConverter) addInternal(ctx context.Context, m *Message, out []Record) ([]Record, error) {
+	k, v, err := sc.t.c.conv.Encode(m)
+	if err != nil {
+		return out, Fatal(fmt.Errorf("encode a record of internal topic %q: %w", m.Topic, err))
+	}
+	n, err := sc.partitions(ctx, m.Topic, k != nil, nil)
+	if err != nil {
+		return out, err
+	}
+	return append(out, Record{Topic: m.Topic, Partition: Partition(k, n), Timestamp: m.Timestamp, Key: k, Value: v, Headers: m.Headers}), nil
 }
 
 // add transforms and converts one message and appends its record to out.
