@@ -51,7 +51,10 @@ type Source interface {
 	// Open starts reading after pos; nil pos means a fresh start, with
 	// the snapshot the configuration asks for.
 	Open(ctx context.Context, pos Position) error
-	// Read blocks until a batch is ready, and returns it.
+	// Read blocks until a batch is ready, and returns it. The batch then
+	// belongs to the runtime, which converts it while the next Read
+	// runs: the source must not change it, or memory it points to,
+	// afterwards.
 	Read(ctx context.Context) (SourceBatch, error)
 	// Ack reports that everything up to pos is durable.
 	Ack(ctx context.Context, pos Position) error

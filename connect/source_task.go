@@ -177,14 +177,55 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 		default:
 		}
 	}()
+	// A reader goroutine reads the next batch while this loop converts
+	// and queues the one before: the source's decoding and the
+	// conversion run on two cores. It is stopped and waited for before
+	// the source is closed.
+	type read struct {
+		batch SourceBatch
+		err   error
+		stop  bool // paused into a stop, or ctx ended
+	}
+	reads := make(chan read, 1)
+	rctx, rcancel := context.WithCancel(ctx)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			var r read
+			if !t.waitRunning(rctx) {
+				r.stop = true
+			} else {
+				r.batch, r.err = src.Read(rctx)
+			}
+			select {
+			case reads <- r:
+			case <-rctx.Done():
+				return
+			}
+			if r.stop || r.err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		rcancel()
+		<-readerDone
+	}()
 	for {
-		if !t.waitRunning(ctx) {
+		var r read
+		select {
+		case r = <-reads:
+		case <-ctx.Done():
 			return false, nil
 		}
-		batch, err := src.Read(ctx)
-		if err != nil {
-			return false, err
+		if r.stop {
+			return false, nil
 		}
+		if r.err != nil {
+			return false, r.err
+		}
+		batch := r.batch
 		if skip > 0 {
 			skip -= dropItems(&batch, skip)
 		}
