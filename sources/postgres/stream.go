@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -67,6 +69,14 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 	if b, full := s.fullBatch(); full {
 		return b, nil
 	}
+	// Messages are received without a context (pgconn then skips its
+	// per-call context watcher, about a microsecond a row): the read
+	// deadline of the connection wakes the loop for the heartbeat, and
+	// ctx's end sets it to now.
+	var dl deadline
+	stop := context.AfterFunc(ctx, func() { dl.cancel(s.repl.Conn()) })
+	defer stop()
+	defer s.repl.Conn().SetReadDeadline(time.Time{})
 	for {
 		if time.Now().After(s.nextHeartbeat) {
 			if err := s.sendStatus(ctx, false); err != nil {
@@ -88,9 +98,8 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 				return connect.SourceBatch{}, err
 			}
 		}
-		rctx, cancel := context.WithDeadline(ctx, s.nextHeartbeat)
-		msg, err := s.repl.ReceiveMessage(rctx)
-		cancel()
+		dl.set(s.repl.Conn(), s.nextHeartbeat)
+		msg, err := s.repl.ReceiveMessage(context.Background())
 		if err == nil {
 			s.lastRecv = time.Now()
 		}
@@ -146,6 +155,30 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 			// Notices and the like: nothing to do.
 		}
 	}
+}
+
+// deadline sets a connection's read deadline unless ctx has ended, which
+// sets it to now for good.
+type deadline struct {
+	mu       sync.Mutex
+	at       time.Time
+	canceled bool
+}
+
+func (d *deadline) set(c net.Conn, t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.canceled && !t.Equal(d.at) {
+		d.at = t
+		c.SetReadDeadline(t)
+	}
+}
+
+func (d *deadline) cancel(c net.Conn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.canceled = true
+	c.SetReadDeadline(time.Now())
 }
 
 // heartbeatPrefix is the prefix of the logical decoding messages the

@@ -109,6 +109,13 @@ func (s *Source) fillToast(ctx context.Context, ev *connect.ChangeEvent, new *pg
 	if !toastable(t) || len(t.Key) == 0 {
 		return s.placeholders(ev, missing)
 	}
+	// Only a row large enough to hold an out-of-line value is worth
+	// remembering; building the key is skipped for the others unless
+	// a remembered image must go.
+	large := ev.Op != connect.OpDelete && mayHoldToast(ev.After)
+	if len(missing) == 0 && !large && s.images.order.Len() == 0 {
+		return nil
+	}
 	names := make([]string, len(t.Key))
 	for i, k := range t.Key {
 		names[i] = t.Columns[k].Name
@@ -131,12 +138,36 @@ func (s *Source) fillToast(ctx context.Context, ev *connect.ChangeEvent, new *pg
 	if err := s.placeholders(ev, missing); err != nil {
 		return err
 	}
-	if ev.Op == connect.OpDelete {
-		s.images.remove(key)
-	} else {
+	if large || len(missing) > 0 {
 		s.images.put(key, t, ev.After)
+	} else {
+		s.images.remove(key)
 	}
 	return nil
+}
+
+// mayHoldToast reports whether a row may be large enough for PostgreSQL
+// to store a value of it out of line: its tuple over about 2 kB. The text
+// forms bound the stored size: no type takes more than twice its text
+// plus a header (an int4[] of one-digit elements is the worst).
+func mayHoldToast(row []connect.Value) bool {
+	n := 24
+	for i := range row {
+		n += 24 + 2*textSize(&row[i])
+		if n >= 2000 {
+			return true
+		}
+	}
+	return false
+}
+
+// textSize approximates the length of a value's text form.
+func textSize(v *connect.Value) int {
+	n := len(v.Str) + 2*len(v.Bytes)
+	for i := range v.List {
+		n += 2 + textSize(&v.List[i])
+	}
+	return n
 }
 
 // fillByName copies the values of the missing columns of ev.After from an
