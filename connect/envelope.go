@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+	"sync"
 )
 
 // Envelope builds the Debezium record of a change event: its key and its
@@ -70,7 +71,7 @@ func Envelope(ev *ChangeEvent) (key, value *Struct) {
 
 	// "<topic>.Key<topic>.Value<topic>.Envelope", cut in three.
 	t := ev.Topic
-	names := t + ".Key" + t + ".Value" + t + ".Envelope"
+	names := schemaNames(t)
 	keyName := names[:len(t)+4]
 	valueName := names[len(t)+4 : 2*len(t)+10]
 	envName := names[2*len(t)+10:]
@@ -280,4 +281,18 @@ func sameValue(a, b Value) bool {
 		}
 	}
 	return true
+}
+
+// envelopeNames caches, by topic, the schema names of its envelopes (a
+// topic is a table: there are few).
+var envelopeNames sync.Map // string → string
+
+// schemaNames returns "<topic>.Key<topic>.Value<topic>.Envelope".
+func schemaNames(topic string) string {
+	if v, ok := envelopeNames.Load(topic); ok {
+		return v.(string)
+	}
+	names := topic + ".Key" + topic + ".Value" + topic + ".Envelope"
+	envelopeNames.Store(topic, names)
+	return names
 }

@@ -166,11 +166,15 @@ func Open(dir string, opts Options) (*Log, error) {
 		Cache:                       cache,
 		MemTableSize:                opts.MemTableSize,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       4,
-		L0StopWritesThreshold:       24,
-		MaxOpenFiles:                1000,
-		Logger:                      pebbleLogger{opts.Logger},
-		FS:                          opts.FS,
+		// A log appends: every compaction rewrites data that will
+		// never change. Letting L0 grow before compacting it, and a
+		// larger base level, halve that rewriting.
+		L0CompactionThreshold: 12,
+		L0StopWritesThreshold: 48,
+		LBaseMaxBytes:         512 << 20,
+		MaxOpenFiles:          1000,
+		Logger:                pebbleLogger{opts.Logger},
+		FS:                    opts.FS,
 		// Appends are heavy writes: let a second compaction run when L0
 		// backs up, rather than stalling writers behind one.
 		CompactionConcurrencyRange: func() (int, int) { return 1, 2 },
