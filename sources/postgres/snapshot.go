@@ -189,7 +189,7 @@ func (s *Source) snapshotTable(ctx context.Context, tx pgx.Tx, tp tableProgress,
 
 // readEvents turns rows in text form into op 'r' events.
 func (s *Source) readEvents(t *connect.Table, rows [][][]byte, snapshot string) ([]connect.ChangeEvent, error) {
-	topic := s.topic(t)
+	topic := s.cfg.TopicPrefix + "." + t.Schema + "." + t.Name // not s.topic: workers run in parallel
 	now := time.Now().UnixMilli()
 	events := make([]connect.ChangeEvent, len(rows))
 	for r, row := range rows {

@@ -102,6 +102,8 @@ type Source struct {
 	slotLag    atomic.Int64 // bytes of WAL the slot holds back; -1 unknown
 	replLagMs  atomic.Int64 // commit to read, of the last transaction
 
+	topics map[[2]string]string // by schema, table (Read's goroutine)
+
 	// Unchanged TOAST values (toast.go).
 	previous    func(context.Context, *connect.ChangeEvent) ([]connect.Value, bool, error)
 	images      imageCache
@@ -123,7 +125,8 @@ type txState struct {
 	tsMs      int64
 	lsn       pglogrepl.LSN
 	total     int64
-	perTable  map[string]int64 // by schema.table
+	perTable  map[[2]string]int64 // by schema, table
+	extra     []connect.Field     // the source block's extra fields (lsn), shared by the events
 	events    []connect.ChangeEvent
 }
 

@@ -290,7 +290,7 @@ func (s *Source) decodeMessage(ctx context.Context, msg pglogrepl.Message) (b co
 			return b, done, nil
 		}
 	case *pglogrepl.BeginMessage:
-		s.tx = &txState{xid32: m.Xid, xid: strconv.FormatUint(uint64(m.Xid), 10), tsMs: m.CommitTime.UnixMilli(), lsn: m.FinalLSN, perTable: map[string]int64{}}
+		s.tx = &txState{xid32: m.Xid, xid: strconv.FormatUint(uint64(m.Xid), 10), tsMs: m.CommitTime.UnixMilli(), lsn: m.FinalLSN, perTable: map[[2]string]int64{}}
 	case *pglogrepl.InsertMessage:
 		err = s.change(ctx, connect.OpCreate, m.RelationID, nil, m.Tuple)
 	case *pglogrepl.UpdateMessage:
@@ -375,10 +375,14 @@ func (s *Source) change(ctx context.Context, op connect.Op, rel uint32, old, new
 		}
 	}
 	s.tx.total++
-	name := t.Schema + "." + t.Name
+	name := [2]string{t.Schema, t.Name}
 	s.tx.perTable[name]++
 	ev.Transaction = &connect.Transaction{ID: s.tx.xid, TotalOrder: s.tx.total, DataCollectionOrder: s.tx.perTable[name]}
-	ev.Source = s.sourceInfo(t, s.tx.tsMs, "false", s.tx.xid, s.tx.lsn)
+	if s.tx.extra == nil {
+		s.tx.extra = []connect.Field{{Name: "lsn", Value: connect.Int64(int64(s.tx.lsn)), Optional: true}}
+	}
+	ev.Source = s.sourceInfo(t, s.tx.tsMs, "false", s.tx.xid, 0)
+	ev.Source.Extra = s.tx.extra // shared by the transaction's events
 	s.tx.events = append(s.tx.events, ev)
 	if s.win != nil {
 		s.observe(t, op, s.tx.xid32, old, new)
@@ -455,8 +459,19 @@ func (s *Source) tuple(t *connect.Table, td *pglogrepl.TupleData, before []conne
 	return out, missing, nil
 }
 
+// topic returns a table's topic, <topic_prefix>.<schema>.<table>, made
+// once per table.
 func (s *Source) topic(t *connect.Table) string {
-	return s.cfg.TopicPrefix + "." + t.Schema + "." + t.Name
+	key := [2]string{t.Schema, t.Name}
+	if name, ok := s.topics[key]; ok {
+		return name
+	}
+	name := s.cfg.TopicPrefix + "." + t.Schema + "." + t.Name
+	if s.topics == nil {
+		s.topics = map[[2]string]string{}
+	}
+	s.topics[key] = name
+	return name
 }
 
 func (s *Source) sourceInfo(t *connect.Table, tsMs int64, snapshot, xid string, lsn pglogrepl.LSN) connect.SourceInfo {
