@@ -72,6 +72,8 @@ type Source struct {
 
 	sendMu    sync.Mutex // guards writes to repl
 	streaming atomic.Bool
+	statusDue atomic.Bool   // an Ack moved acked: the Read loop sends the status
+	dl        deadline      // the replication connection's read deadline (stream.go)
 	acked     atomic.Uint64 // the last durable LSN; 0 none
 
 	startLSN pglogrepl.LSN // where streaming starts; 0 = the slot's confirmed position
@@ -351,13 +353,11 @@ func (s *Source) Ack(ctx context.Context, pos connect.Position) error {
 			break
 		}
 	}
-	if !s.streaming.Load() {
-		return nil // sent once streaming starts
-	}
-	if err := s.sendStatus(ctx, false); err != nil {
-		// The Read loop sends it again at the next heartbeat.
-		s.log.Debug("standby status update failed", "lsn", lsn.String(), "err", err)
-	}
+	// Only the Read goroutine uses the replication connection (pgconn
+	// may close it from a read, racing a write from here): wake it to
+	// send the standby status update.
+	s.statusDue.Store(true)
+	s.dl.wake()
 	return nil
 }
 
@@ -368,6 +368,11 @@ func (s *Source) Close() error {
 	s.stopSnapshot()
 	var errs []error
 	if s.repl != nil {
+		if s.streaming.Load() && s.statusDue.Load() {
+			// Read has returned: confirm the last acknowledged position
+			// before leaving.
+			s.sendStatus(ctx, false)
+		}
 		s.sendMu.Lock()
 		errs = append(errs, s.repl.Close(ctx))
 		s.sendMu.Unlock()

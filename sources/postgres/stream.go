@@ -73,11 +73,17 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 	// per-call context watcher, about a microsecond a row): the read
 	// deadline of the connection wakes the loop for the heartbeat, and
 	// ctx's end sets it to now.
-	var dl deadline
-	stop := context.AfterFunc(ctx, func() { dl.cancel(s.repl.Conn()) })
+	dl := &s.dl
+	dl.start(s.repl.Conn())
+	stop := context.AfterFunc(ctx, dl.cancel)
 	defer stop()
-	defer s.repl.Conn().SetReadDeadline(time.Time{})
+	defer dl.stop()
 	for {
+		if s.statusDue.Swap(false) {
+			if err := s.sendStatus(ctx, false); err != nil {
+				return connect.SourceBatch{}, s.retriable("standby status update: %w", err)
+			}
+		}
 		if time.Now().After(s.nextHeartbeat) {
 			if err := s.sendStatus(ctx, false); err != nil {
 				return connect.SourceBatch{}, s.retriable("standby status update: %w", err)
@@ -98,7 +104,7 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 				return connect.SourceBatch{}, err
 			}
 		}
-		dl.set(s.repl.Conn(), s.nextHeartbeat)
+		dl.set(s.nextHeartbeat)
 		msg, err := s.repl.ReceiveMessage(context.Background())
 		if err == nil {
 			s.lastRecv = time.Now()
@@ -157,28 +163,58 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 	}
 }
 
-// deadline sets a connection's read deadline unless ctx has ended, which
-// sets it to now for good.
+// deadline is the replication connection's read deadline while readStream
+// runs: the next heartbeat, now when Ack has a status to send (wake), and
+// now for good once Read's ctx ends (cancel).
 type deadline struct {
 	mu       sync.Mutex
+	conn     net.Conn // nil outside readStream
 	at       time.Time
 	canceled bool
 }
 
-func (d *deadline) set(c net.Conn, t time.Time) {
+func (d *deadline) start(c net.Conn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.canceled && !t.Equal(d.at) {
+	d.conn, d.at, d.canceled = c, time.Time{}, false
+}
+
+func (d *deadline) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil {
+		d.conn.SetReadDeadline(time.Time{})
+	}
+	d.conn = nil
+}
+
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil && !d.canceled && !t.Equal(d.at) {
 		d.at = t
-		c.SetReadDeadline(t)
+		d.conn.SetReadDeadline(t)
 	}
 }
 
-func (d *deadline) cancel(c net.Conn) {
+// wake makes a blocked read return now; the next set puts the deadline
+// back.
+func (d *deadline) wake() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil {
+		d.at = time.Time{}
+		d.conn.SetReadDeadline(time.Now())
+	}
+}
+
+func (d *deadline) cancel() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.canceled = true
-	c.SetReadDeadline(time.Now())
+	if d.conn != nil {
+		d.conn.SetReadDeadline(time.Now())
+	}
 }
 
 // heartbeatPrefix is the prefix of the logical decoding messages the
