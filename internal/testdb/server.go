@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -212,12 +213,54 @@ func (p *process) stop(sig syscall.Signal, timeout time.Duration) bool {
 	}
 }
 
-// kill sends SIGKILL to the whole process group (a PostgreSQL postmaster
-// and its backends) and waits until all of it is gone.
+// kill sends SIGKILL to the whole process group and to the server's
+// children (a PostgreSQL postmaster's backends each start a session of
+// their own, so the group does not hold them), and waits until all of it
+// is gone.
 func (p *process) kill() {
+	kids := children(p.pid())
 	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+	for _, k := range kids {
+		_ = syscall.Kill(k, syscall.SIGKILL)
+	}
 	<-p.done
 	waitGroupGone(p.pid())
+	deadline := time.Now().Add(stopTimeout)
+	for _, k := range kids {
+		for syscall.Kill(k, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(pollInterval)
+		}
+	}
+}
+
+// children returns the pids of the live processes whose parent is pid
+// (from /proc; none where there is no /proc).
+func children(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) >= 2 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // waitGroupGone waits, for a bounded time, until no live process is left in
