@@ -355,7 +355,25 @@ func (sc *sourceConverter) records(ctx context.Context, b SourceBatch) ([]Record
 func (sc *sourceConverter) convertEvents(ctx context.Context, events []ChangeEvent, out []Record) ([]Record, error) {
 	c := sc.t.c
 	var err error
+	fast := len(c.chain) == 0 && c.conv.Name() == "json"
 	one := func(ev *ChangeEvent) error {
+		if fast && !(ev.Op == OpTruncate && ev.Table != nil && len(ev.Table.Key) > 0) {
+			// No transforms, the json converter: write the envelope's
+			// bytes straight from the event. An encoding error takes
+			// the general path, which reports it.
+			if k, v, err := encodeEventJSON(ev); err == nil {
+				n, err := sc.partitions(ctx, ev.Topic, k != nil, ev)
+				if err != nil {
+					return err
+				}
+				p := Partition(k, n)
+				out = append(out, Record{Topic: ev.Topic, Partition: p, Key: k, Value: v})
+				if ev.Op == OpDelete && c.tombstones() && k != nil {
+					out = append(out, Record{Topic: ev.Topic, Partition: p, Key: k})
+				}
+				return nil
+			}
+		}
 		key, value := Envelope(ev)
 		m := Message{Topic: ev.Topic, Key: key, Value: value, Event: ev}
 		if ev.Op == OpTruncate && ev.Table != nil && len(ev.Table.Key) > 0 {
