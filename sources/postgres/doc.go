@@ -108,9 +108,12 @@
 //
 // Streamed changes come one batch per transaction, or per 1000 events of a
 // larger one, the last batch of a transaction carrying the position
-// "lsn=<X/Y>", the transaction's end LSN. Ack confirms that LSN, and only
-// that, to the server with a standby status update; keepalives that ask for
-// a reply and the heartbeat get the last acknowledged LSN.
+// "lsn=<X/Y>", the transaction's end LSN. Ack records that LSN and wakes
+// the Read loop (through the replication connection's read deadline),
+// which confirms it, and only it, to the server with a standby status
+// update: only Read's goroutine uses that connection, and Close sends a
+// last update. Keepalives that ask for a reply and the heartbeat get the
+// last acknowledged LSN.
 //
 // # Heartbeats
 //
