@@ -205,17 +205,28 @@ func (c *connector) target() (string, <-chan struct{}) {
 // waitRunning blocks while the connector is paused; it returns false when
 // ctx ends.
 func (t *task) waitRunning(ctx context.Context) bool {
+	return t.awaitRunning(ctx, true)
+}
+
+// awaitRunning is waitRunning; with report false it does not show the
+// task as PAUSED (for a helper goroutine of the task, such as a source
+// task's reader: the task is paused once its main loop waits).
+func (t *task) awaitRunning(ctx context.Context, report bool) bool {
 	for {
 		target, changed := t.c.target()
 		if target == StateRunning {
-			t.mu.Lock()
-			if t.mu.state == StatePaused {
-				t.mu.state = StateRunning
+			if report {
+				t.mu.Lock()
+				if t.mu.state == StatePaused {
+					t.mu.state = StateRunning
+				}
+				t.mu.Unlock()
 			}
-			t.mu.Unlock()
 			return ctx.Err() == nil
 		}
-		t.set(StatePaused, "")
+		if report {
+			t.set(StatePaused, "")
+		}
 		select {
 		case <-changed:
 		case <-ctx.Done():

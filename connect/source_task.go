@@ -184,26 +184,38 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 	type read struct {
 		batch SourceBatch
 		err   error
-		stop  bool // paused into a stop, or ctx ended
+		pause bool // the connector is pausing: the main loop waits
+		stop  bool // ctx ended while paused
 	}
 	reads := make(chan read, 1)
 	rctx, rcancel := context.WithCancel(ctx)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		for {
-			var r read
-			if !t.waitRunning(rctx) {
-				r.stop = true
-			} else {
-				r.batch, r.err = src.Read(rctx)
-			}
+		send := func(r read) bool {
 			select {
 			case reads <- r:
+				return true
 			case <-rctx.Done():
-				return
+				return false
 			}
-			if r.stop || r.err != nil {
+		}
+		for {
+			if target, _ := c.target(); target != StateRunning {
+				// The main loop shows the task PAUSED and waits; so
+				// does this goroutine, without reading.
+				if !send(read{pause: true}) {
+					return
+				}
+				if !t.awaitRunning(rctx, false) {
+					send(read{stop: true})
+					return
+				}
+				continue
+			}
+			var r read
+			r.batch, r.err = src.Read(rctx)
+			if !send(r) || r.err != nil {
 				return
 			}
 		}
@@ -224,6 +236,14 @@ func (t *task) sourceOnce(ctx context.Context, kind SourceKind) (progressed bool
 		}
 		if r.err != nil {
 			return false, r.err
+		}
+		// A pause, or a batch read just before one, waits for the
+		// resume: a paused task writes nothing.
+		if !t.waitRunning(ctx) {
+			return false, nil
+		}
+		if r.pause {
+			continue
 		}
 		batch := r.batch
 		if skip > 0 {
@@ -448,28 +468,16 @@ func (sc *sourceConverter) addInternal(ctx context.Context, m *Message, out []Re
 
 // add transforms and converts one message and appends its record to out.
 func (sc *sourceConverter) add(ctx context.Context, m *Message, out []Record) ([]Record, error) {
-	c := sc.t.c
-	m, err := c.chain.Apply(m)
-	if err != nil {
-		return out, sc.tolerate("transform", m, err)
-	}
-	if m == nil {
-		return out, nil
-	}
-	k, v, err := c.conv.Encode(m)
-	if err != nil {
-		return out, sc.tolerate("converter", m, err)
-	}
-	n, err := sc.partitions(ctx, m.Topic, k != nil, m.Event)
-	if err != nil {
-		return out, err
-	}
-	return append(out, Record{Topic: m.Topic, Partition: Partition(k, n), Timestamp: m.Timestamp, Key: k, Value: v, Headers: m.Headers}), nil
+	return sc.addTo(ctx, m, out, false)
 }
 
 // addAll transforms and converts one message and appends a copy of its
 // record for every partition of its topic to out.
 func (sc *sourceConverter) addAll(ctx context.Context, m *Message, out []Record) ([]Record, error) {
+	return sc.addTo(ctx, m, out, true)
+}
+
+func (sc *sourceConverter) addTo(ctx context.Context, m *Message, out []Record, every bool) ([]Record, error) {
 	c := sc.t.c
 	m, err := c.chain.Apply(m)
 	if err != nil {
@@ -486,8 +494,13 @@ func (sc *sourceConverter) addAll(ctx context.Context, m *Message, out []Record)
 	if err != nil {
 		return out, err
 	}
+	rec := Record{Topic: m.Topic, Partition: Partition(k, n), Timestamp: m.Timestamp, Key: k, Value: v, Headers: m.Headers}
+	if !every {
+		return append(out, rec), nil
+	}
 	for p := range n {
-		out = append(out, Record{Topic: m.Topic, Partition: p, Timestamp: m.Timestamp, Key: k, Value: v, Headers: m.Headers})
+		rec.Partition = p
+		out = append(out, rec)
 	}
 	return out, nil
 }
