@@ -6,6 +6,7 @@ package configs
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -178,4 +179,44 @@ func (c *BlockChecker) Boolean(n *yaml.Node, path string, out *bool) bool {
 	}
 	*out = v
 	return true
+}
+
+// TableList decodes a list of tables, each "<outer>.<table>" or
+// "<outer>.*" (every table of it), where outer is what names the table's
+// container ("schema" for Postgres, "db" for MySQL), example such a
+// container ("public", "shop"), and ident what each part may hold. It
+// reports a problem for anything else and for a table listed twice, and
+// returns the pairs in order.
+func (c *BlockChecker) TableList(n *yaml.Node, path, outer, example string, ident *regexp.Regexp) [][2]string {
+	s := Deref(n)
+	if s.Kind != yaml.SequenceNode {
+		c.Report(n, path, "expected a list, got "+Describe(s), fmt.Sprintf("write a list such as [%s.customers, %s.*]", example, example))
+		return nil
+	}
+	if len(s.Content) == 0 {
+		c.Report(n, path, "no tables", "list at least one table")
+		return nil
+	}
+	var out [][2]string
+	seen := map[[2]string]int{}
+	for i, item := range s.Content {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		var text string
+		if !c.Text(item, p, &text) {
+			continue
+		}
+		o, table, ok := strings.Cut(text, ".")
+		if !ok || !ident.MatchString(o) || (table != "*" && !ident.MatchString(table)) {
+			c.Report(item, p, fmt.Sprintf("%q is not %s.table or %s.*", Clip(text), outer, outer), fmt.Sprintf("write such as %s.customers or %s.*", example, example))
+			continue
+		}
+		r := [2]string{o, table}
+		if j, dup := seen[r]; dup {
+			c.Report(item, p, fmt.Sprintf("%s.%s is listed twice (tables[%d])", o, table, j), "")
+			continue
+		}
+		seen[r] = i
+		out = append(out, r)
+	}
+	return out
 }

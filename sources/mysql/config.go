@@ -186,35 +186,9 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 
 // tables decodes the tables list.
 func tables(ck *configs.BlockChecker, n *yaml.Node) []TableRef {
-	s := configs.Deref(n)
-	if s.Kind != yaml.SequenceNode {
-		ck.Report(n, "config.tables", "expected a list, got "+configs.Describe(s), "write a list such as [shop.customers, shop.*]")
-		return nil
-	}
-	if len(s.Content) == 0 {
-		ck.Report(n, "config.tables", "no tables", "list at least one table")
-		return nil
-	}
 	var out []TableRef
-	seen := map[TableRef]int{}
-	for i, item := range s.Content {
-		p := fmt.Sprintf("config.tables[%d]", i)
-		var text string
-		if !ck.Text(item, p, &text) {
-			continue
-		}
-		db, table, ok := strings.Cut(text, ".")
-		if !ok || !ident.MatchString(db) || (table != "*" && !ident.MatchString(table)) {
-			ck.Report(item, p, fmt.Sprintf("%q is not db.table or db.*", configs.Clip(text)), "write such as shop.customers or shop.*")
-			continue
-		}
-		r := TableRef{Database: db, Table: table}
-		if j, dup := seen[r]; dup {
-			ck.Report(item, p, fmt.Sprintf("%s is listed twice (tables[%d])", r, j), "")
-			continue
-		}
-		seen[r] = i
-		out = append(out, r)
+	for _, r := range ck.TableList(n, "config.tables", "db", "shop", ident) {
+		out = append(out, TableRef{Database: r[0], Table: r[1]})
 	}
 	return out
 }

@@ -256,35 +256,9 @@ func keyColumns(ck *configs.BlockChecker, n *yaml.Node, tables []TableRef) map[T
 
 // tables decodes the tables list.
 func tables(ck *configs.BlockChecker, n *yaml.Node) []TableRef {
-	s := configs.Deref(n)
-	if s.Kind != yaml.SequenceNode {
-		ck.Report(n, "config.tables", "expected a list, got "+configs.Describe(s), "write a list such as [public.customers, public.*]")
-		return nil
-	}
-	if len(s.Content) == 0 {
-		ck.Report(n, "config.tables", "no tables", "list at least one table")
-		return nil
-	}
 	var out []TableRef
-	seen := map[TableRef]int{}
-	for i, item := range s.Content {
-		p := fmt.Sprintf("config.tables[%d]", i)
-		var text string
-		if !ck.Text(item, p, &text) {
-			continue
-		}
-		schema, table, ok := strings.Cut(text, ".")
-		if !ok || !ident.MatchString(schema) || (table != "*" && !ident.MatchString(table)) {
-			ck.Report(item, p, fmt.Sprintf("%q is not schema.table or schema.*", configs.Clip(text)), "write such as public.customers or public.*")
-			continue
-		}
-		r := TableRef{Schema: schema, Table: table}
-		if j, dup := seen[r]; dup {
-			ck.Report(item, p, fmt.Sprintf("%s is listed twice (tables[%d])", r, j), "")
-			continue
-		}
-		seen[r] = i
-		out = append(out, r)
+	for _, r := range ck.TableList(n, "config.tables", "schema", "public", ident) {
+		out = append(out, TableRef{Schema: r[0], Table: r[1]})
 	}
 	return out
 }
