@@ -99,8 +99,7 @@ func (s *Source) openWindow(ctx context.Context) error {
 		if exists, err := tableExists(ctx, s.meta, ref); err != nil {
 			return s.retriable("snapshot of %s: %w", ref, err)
 		} else if !exists {
-			s.log.Warn("a table to snapshot no longer exists: skipping it", "table", tp.Table)
-			s.advance(tp.Table, nil, 0, 0, true)
+			s.skipGone(tp.Table)
 			return nil
 		}
 	}
@@ -142,8 +141,7 @@ func (s *Source) openWindow(ctx context.Context) error {
 	}
 	if err != nil {
 		if undefinedTable(err) {
-			s.log.Warn("a table to snapshot no longer exists: skipping it", "table", tp.Table)
-			s.advance(tp.Table, nil, 0, 0, true)
+			s.skipGone(tp.Table)
 			return nil
 		}
 		return err
@@ -175,6 +173,12 @@ func (s *Source) openWindow(ctx context.Context) error {
 	}
 	s.win = w
 	return nil
+}
+
+// skipGone drops a table that no longer exists from the snapshot.
+func (s *Source) skipGone(table string) {
+	s.log.Warn("a table to snapshot no longer exists: skipping it", "table", table)
+	s.advance(table, nil, 0, 0, true)
 }
 
 // selectChunk runs a chunk's query in a repeatable-read transaction and
