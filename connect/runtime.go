@@ -21,6 +21,10 @@ type RuntimeOptions struct {
 	Metrics Metrics
 	// WorkerID names this node in statuses. Default: "sluice-1".
 	WorkerID string
+	// Version is the sluice release, the source block's "version" of
+	// change events whose source left it empty (Debezium puts its own
+	// release there). Default: empty.
+	Version string
 	// MaxTasks bounds the tasks running at once (the worker pool); tasks
 	// beyond it wait UNASSIGNED. Default: 64.
 	MaxTasks int

@@ -205,7 +205,7 @@ func (r *rig) open() {
 	reg := connect.NewRegistry()
 	reg.Register(srcKind{r.k})
 	reg.Register(sinkKind{r.k})
-	r.rt = connect.NewRuntime(embedded.New(l, 2, 1), reg, connect.RuntimeOptions{Logger: quiet(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	r.rt = connect.NewRuntime(embedded.New(l, 2, 1), reg, connect.RuntimeOptions{Logger: quiet(), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Version: "v9.9.9-test"})
 }
 
 func (r *rig) close() {
@@ -430,6 +430,24 @@ func TestInternalTopicsSkipTransforms(t *testing.T) {
 	eventually(t, "the internal messages, not routed", func() bool { return len(r.topicRecords("__sluice.history.cnt")) >= 2 })
 	if n := len(r.topicRecords("moved.__sluice.history.cnt")); n != 0 {
 		t.Fatalf("%d internal messages were routed", n)
+	}
+}
+
+// TestSourceVersion checks that change events whose source left
+// source.version empty carry the runtime's release, on the fast JSON path
+// (no transforms) and through the envelope (a transform).
+func TestSourceVersion(t *testing.T) {
+	k := &testKinds{max: 5}
+	r := newRig(t, k)
+	r.start("  - {name: cnt, kind: counter-source}\n" +
+		"  - {name: cnt2, kind: counter-source, transforms: [{type: route, regex: '^cnt[.](.*)$', replacement: 'routed.$1'}]}\n")
+	for _, topic := range []string{"cnt.test.items", "routed.test.items"} {
+		eventually(t, topic, func() bool { return len(r.topicRecords(topic)) >= 5 })
+		for _, rec := range r.topicRecords(topic) {
+			if rec.Value != nil && !strings.Contains(string(rec.Value), `"version":"v9.9.9-test"`) {
+				t.Fatalf("%s: %s has no source.version v9.9.9-test", topic, rec.Value)
+			}
+		}
 	}
 }
 

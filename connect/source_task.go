@@ -414,6 +414,9 @@ func (sc *sourceConverter) convertEvents(ctx context.Context, events []ChangeEve
 		return err
 	}
 	for i := range events {
+		if events[i].Source.Version == "" {
+			events[i].Source.Version = c.r.opts.Version
+		}
 		if !KeyChanged(&events[i]) {
 			if err := one(&events[i]); err != nil {
 				return nil, err

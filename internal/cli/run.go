@@ -31,7 +31,7 @@ A config with problems starts nothing: every problem is printed, as
 				return &exitError{code: ExitFailure, err: errReported}
 			}
 			logger.Info("sluice starting", "version", Version, "config", path)
-			eng, err := engine.New(cfg, engine.Options{Logger: logger, Connectors: reg})
+			eng, err := engine.New(cfg, engine.Options{Logger: logger, Connectors: reg, Version: Version})
 			if err != nil {
 				return err
 			}

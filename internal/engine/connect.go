@@ -39,6 +39,7 @@ func (c *connectRuntime) start(ctx context.Context) error {
 		Logger:   c.logger,
 		Metrics:  c.metrics,
 		WorkerID: "sluice-" + strconv.Itoa(c.cfg.Node.ID),
+		Version:  c.version,
 	})
 	if err := c.rt.Start(c.cfg.Connectors); err != nil {
 		c.rt.Close()

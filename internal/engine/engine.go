@@ -70,6 +70,9 @@ type Options struct {
 	// Connectors holds the connector kinds this build runs (cmd/sluice
 	// fills it). Default: none, so a config with connectors is refused.
 	Connectors *connect.Registry
+	// Version is the release of this build, put in change events' source
+	// block. Default: empty.
+	Version string
 }
 
 // ErrClosed is returned by Run on an engine that was closed or already ran.
@@ -238,7 +241,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	// The components that need the log; the connector runtime joins them.
 	kafka := newKafkaListener(e.cfg, l, e.logger)
-	connectors := &connectRuntime{cfg: e.cfg, log: l, reg: e.opts.Connectors, logger: e.logger, metrics: e.connectMetrics, admin: e.admin, quit: make(chan error)}
+	connectors := &connectRuntime{cfg: e.cfg, log: l, reg: e.opts.Connectors, logger: e.logger, metrics: e.connectMetrics, admin: e.admin, version: e.opts.Version, quit: make(chan error)}
 	for _, c := range []component{newCleaner(l, e.cfg.Log.CleanerInterval), kafka, connectors} {
 		if err := c.start(ctx); err != nil {
 			return errors.Join(err, e.drain(running, l))
