@@ -4,6 +4,7 @@ import (
 	"github.com/sluice-cdc/sluice/connect"
 	"github.com/sluice-cdc/sluice/sinks/file"
 	"github.com/sluice-cdc/sluice/sources/datagen"
+	"github.com/sluice-cdc/sluice/sources/mysql"
 	"github.com/sluice-cdc/sluice/sources/postgres"
 )
 
@@ -13,5 +14,6 @@ func connectors() *connect.Registry {
 	reg.Register(datagen.New())
 	reg.Register(file.New())
 	reg.Register(postgres.New())
+	reg.Register(mysql.New())
 	return reg
 }
