@@ -140,8 +140,8 @@ func TestLargeTransactionReplay(t *testing.T) {
 	}
 }
 
-// binlogPos reads the server's current file and offset.
-func masterPos(t *testing.T, m *testdb.MariaDB) (string, int) {
+// masterPos reads the server's current file and offset.
+func masterPos(t testing.TB, m *testdb.MariaDB) (string, int) {
 	f := strings.Fields(m.Query(t, "SHOW MASTER STATUS"))
 	n, _ := strconv.Atoi(f[1])
 	return f[0], n

@@ -3,7 +3,6 @@ package mysql_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -154,51 +153,4 @@ func TestRuntimeSchemaHistory(t *testing.T) {
 	}
 	changes := r.waitFor("the schema change event", "rt", func(vs []map[string]any) bool { return len(vs) == 1 })
 	_ = changes
-}
-
-// BenchmarkPipeline streams 200,000 inserted rows (1,000-row
-// transactions) from the binlog into the embedded log, durable (fsync),
-// through the runtime and the json converter: rows/s from the source's
-// start to the last record in the topic.
-func BenchmarkPipeline(b *testing.B) {
-	const rows, tx = 200_000, 1000
-	m := testdb.StartMariaDB(b)
-	m.Exec(b, `CREATE DATABASE bp; CREATE TABLE bp.t (id bigint PRIMARY KEY, n int, s varchar(40), d decimal(12,2))`)
-	blk := fmt.Sprintf("addr: %s\nuser: root\npassword: sluice\ntables: [bp.t]\nsnapshot: never\nserver_id: 9002\n", m.Addr())
-	var total time.Duration
-	for i := range b.N {
-		r := &rig{t: b, dir: b.TempDir()}
-		r.start(blk)
-		// The first start stores the position before the rows.
-		deadline := time.Now().Add(time.Minute)
-		for len(r.values("__sluice.schema_history.rt")) == 0 {
-			if time.Now().After(deadline) {
-				b.Fatal("no schema history record")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		r.stop()
-		var sql strings.Builder
-		sql.WriteString("USE bp;")
-		for j := 0; j < rows/tx; j++ {
-			lo := i*rows + j*tx + 1
-			fmt.Fprintf(&sql, "INSERT INTO t SELECT seq, seq %% 1000, CONCAT('row ', seq), seq / 100 FROM seq_%d_to_%d;\n", lo, lo+tx-1)
-		}
-		m.Exec(b, sql.String())
-		start := time.Now()
-		r.start(blk)
-		for {
-			_, end, err := r.cl.Offsets(context.Background(), "rt.bp.t", 0)
-			if err == nil && end >= rows {
-				break
-			}
-			if time.Since(start) > 5*time.Minute {
-				b.Fatalf("%d of %d rows after 5 minutes", end, rows)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		total += time.Since(start)
-		r.stop()
-	}
-	b.ReportMetric(float64(rows*b.N)/total.Seconds(), "rows/s")
 }

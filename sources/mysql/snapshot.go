@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -316,20 +317,18 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 	ct := t.connectTable()
 	topic := s.topic(ct)
 	now := time.Now().UnixMilli()
+	info := s.snapshotInfo(t, now) // shared by the chunk's events: nothing changes its Extra
+	kinds := make([]connect.Kind, len(t.Columns))
+	for i := range t.Columns {
+		kinds[i] = t.Columns[i].kind()
+	}
 	events := make([]connect.ChangeEvent, 0, len(r.Values))
-	var lastRaw [][]byte
-	for _, row := range r.Values {
-		after := make([]connect.Value, len(t.Columns))
-		raws := make([][]byte, len(t.Columns))
+	values := make([]connect.Value, len(r.Values)*len(t.Columns)) // the rows' images, in one allocation
+	for n, row := range r.Values {
+		after := values[n*len(t.Columns) : (n+1)*len(t.Columns) : (n+1)*len(t.Columns)]
 		for i := range t.Columns {
 			c := &t.Columns[i]
-			raw, null := rawText(row[i])
-			if null {
-				after[i] = connect.Null(c.kind())
-				continue
-			}
-			raws[i] = raw
-			v, zero, err := textValue(c, raw)
+			v, zero, err := fieldValue(c, kinds[i], row[i])
 			if err != nil {
 				return nil, s.fatal("snapshot of %s: %w", t.id(), err)
 			}
@@ -338,21 +337,50 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 			}
 			after[i] = v
 		}
-		lastRaw = raws
 		events = append(events, connect.ChangeEvent{Op: connect.OpRead, Table: ct, Topic: topic, After: after, TsMs: now,
-			Source: s.snapshotInfo(t, now)})
+			Source: info})
 	}
 	s.rows.Add(int64(len(events)))
 	tp.Done += int64(len(events))
 	if !keyed || len(events) < limit {
 		sn.prog.Tables = sn.prog.Tables[1:]
 	} else {
+		last := r.Values[len(r.Values)-1]
 		tp.After = make([]string, len(keyCols))
 		for i, c := range keyCols {
-			tp.After[i] = keyText(c, lastRaw[keyIdx[i]])
+			raw, _ := rawText(last[keyIdx[i]])
+			tp.After[i] = keyText(c, raw)
 		}
 	}
 	return events, nil
+}
+
+// fieldValue converts a text-protocol value of column c (of kind k) as
+// go-mysql parsed it: integers straight from their number, everything
+// else from its text (textValue).
+func fieldValue(c *column, k connect.Kind, v gomysql.FieldValue) (connect.Value, bool, error) {
+	switch v.Type {
+	case gomysql.FieldValueTypeNull:
+		return connect.Null(k), false, nil
+	case gomysql.FieldValueTypeSigned:
+		switch k {
+		case connect.KindInt16, connect.KindInt32, connect.KindInt64:
+			return connect.Value{Kind: k, Int: v.AsInt64()}, false, nil
+		}
+	case gomysql.FieldValueTypeUnsigned:
+		switch k {
+		case connect.KindUint64:
+			return connect.Value{Kind: k, Uint: v.AsUint64()}, false, nil
+		case connect.KindInt16, connect.KindInt32, connect.KindInt64:
+			if u := v.AsUint64(); u <= math.MaxInt64 {
+				return connect.Value{Kind: k, Int: int64(u)}, false, nil
+			}
+		}
+	case gomysql.FieldValueTypeString:
+		return kindTextValue(c, k, v.AsString())
+	}
+	raw, _ := rawText(v)
+	return kindTextValue(c, k, raw)
 }
 
 // changedSchemas names a table whose definition differs between a and b,

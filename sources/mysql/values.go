@@ -249,7 +249,18 @@ func intValue(k connect.Kind, i int64, u uint64) connect.Value {
 // go-mysql's strings for decimals, dates and times), or the raw bytes of a
 // string, blob, bit or geometry column. zero reports a zero date.
 func textValue(c *column, b []byte) (out connect.Value, zero bool, err error) {
-	k := c.kind()
+	return kindTextValue(c, c.kind(), b)
+}
+
+// kindTextValue is textValue for a column of kind k (c.kind(), which a
+// caller converting many rows works out once).
+func kindTextValue(c *column, k connect.Kind, b []byte) (out connect.Value, zero bool, err error) {
+	switch k {
+	case connect.KindString, connect.KindEnum, connect.KindSet:
+		return connect.Value{Kind: k, Str: decodeCharset(c.Charset, b)}, false, nil
+	case connect.KindBytes:
+		return connect.Value{Kind: k, Bytes: append([]byte(nil), b...)}, false, nil
+	}
 	s := string(b)
 	switch k {
 	case connect.KindInt16, connect.KindInt32, connect.KindInt64:
@@ -286,12 +297,8 @@ func textValue(c *column, b []byte) (out connect.Value, zero bool, err error) {
 		v := make([]byte, n)
 		copy(v[n-len(b):], b)
 		return connect.Value{Kind: k, Bytes: v, Int: int64(max(c.Length, 1))}, false, nil
-	case connect.KindString, connect.KindEnum, connect.KindSet:
-		return connect.Value{Kind: k, Str: decodeCharset(c.Charset, b)}, false, nil
 	case connect.KindJSON:
 		return connect.Value{Kind: k, Str: s}, false, nil
-	case connect.KindBytes:
-		return connect.Value{Kind: k, Bytes: append([]byte(nil), b...)}, false, nil
 	case connect.KindGeometry:
 		// MySQL's internal form: the SRID, 4 bytes little-endian, then WKB.
 		if len(b) < 4 {
