@@ -192,8 +192,10 @@ func (s *Source) readEvents(t *connect.Table, rows [][][]byte, snapshot string) 
 	topic := s.cfg.TopicPrefix + "." + t.Schema + "." + t.Name // not s.topic: workers run in parallel
 	now := time.Now().UnixMilli()
 	events := make([]connect.ChangeEvent, len(rows))
+	n := len(t.Columns)
+	values := make([]connect.Value, len(rows)*n) // the rows' images, in one allocation
 	for r, row := range rows {
-		after := make([]connect.Value, len(t.Columns))
+		after := values[r*n : (r+1)*n : (r+1)*n]
 		for i := range t.Columns {
 			if row[i] == nil {
 				after[i] = connect.Null(t.Columns[i].Kind)

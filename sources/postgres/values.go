@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/sluice-cdc/sluice/connect"
 )
@@ -100,7 +101,16 @@ func value(col *connect.Column, text []byte) (connect.Value, error) {
 	if col.Kind == connect.KindJSON || col.Kind == connect.KindArray {
 		p = planOf(col)
 	}
-	s := string(text)
+	var s string
+	switch col.Kind {
+	case connect.KindBool, connect.KindInt16, connect.KindInt32, connect.KindInt64, connect.KindFloat32, connect.KindFloat64,
+		connect.KindDate, connect.KindTime, connect.KindTimeTZ, connect.KindTimestamp, connect.KindTimestampTZ:
+		// decode keeps nothing of s for these kinds: it may share text's
+		// bytes instead of copying them.
+		s = unsafe.String(unsafe.SliceData(text), len(text))
+	default:
+		s = string(text)
+	}
 	v, err := decode(col, p, s)
 	if err != nil {
 		return connect.Value{}, fmt.Errorf("column %q (%s): value %q: %w", col.Name, col.Type, clip(s), err)
