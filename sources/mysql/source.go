@@ -200,7 +200,13 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := client.ConnectWithContext(cctx, s.cfg.Addr, s.cfg.User, s.cfg.Password, "", 10*time.Second)
+	// A server that stops answering (a lost route) must not hold a
+	// query, or the handshake, forever: every read and write waits at
+	// most connTimeout, and the error is retriable.
+	conn, err := client.ConnectWithContext(cctx, s.cfg.Addr, s.cfg.User, s.cfg.Password, "", 10*time.Second, func(c *client.Conn) error {
+		c.ReadTimeout, c.WriteTimeout = connTimeout, connTimeout
+		return nil
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -221,6 +227,9 @@ func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
 	}
 	return conn, nil
 }
+
+// connTimeout bounds each read and write of a query connection.
+const connTimeout = time.Minute
 
 // query runs a query and returns its rows as strings (NULL as "").
 func query(conn *client.Conn, q string) ([][]string, error) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -359,123 +358,6 @@ func TestFaultTableDropped(t *testing.T) {
 	wantErr(t, "open without the table", err, "fatal", "config.tables: table public.wl_bag does not exist")
 }
 
-// proxy forwards TCP connections to a server until cut.
-type proxy struct {
-	t      *testing.T
-	l      net.Listener
-	target string
-	mu     struct {
-		sync.Mutex
-		cut   bool // refuse new connections, drop the open ones
-		hole  bool // with cut: keep connections open but forward nothing
-		conns []net.Conn
-	}
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, l: l, target: target}
-	t.Cleanup(func() {
-		l.Close()
-		p.closeAll()
-	})
-	go p.accept()
-	return p
-}
-
-func (p *proxy) addr() string { return p.l.Addr().String() }
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		cut, hole := p.mu.cut, p.mu.hole
-		if cut && !hole {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.mu.conns = append(p.mu.conns, c)
-		p.mu.Unlock()
-		if hole {
-			continue // accepted, never answered
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.mu.conns = append(p.mu.conns, s)
-		p.mu.Unlock()
-		go p.pipe(c, s)
-		go p.pipe(s, c)
-	}
-}
-
-// pipe copies from src to dst, unless the network is a black hole: then
-// it reads and drops.
-func (p *proxy) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			hole := p.mu.hole
-			p.mu.Unlock()
-			if !hole {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					src.Close()
-					return
-				}
-			}
-		}
-		if err != nil {
-			dst.Close()
-			return
-		}
-	}
-}
-
-func (p *proxy) closeAll() {
-	p.mu.Lock()
-	conns := p.mu.conns
-	p.mu.conns = nil
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
-
-// cut breaks the network: with hole, connections stay open and silent (a
-// lost route); without, they are reset and new ones refused.
-func (p *proxy) cut(hole bool) {
-	p.mu.Lock()
-	p.mu.cut, p.mu.hole = true, hole
-	p.mu.Unlock()
-	if !hole {
-		p.closeAll()
-	}
-}
-
-// restore mends the network; connections left from a black hole are
-// closed, as a peer's kernel would reset them once the route is back.
-func (p *proxy) restore() {
-	p.mu.Lock()
-	hole := p.mu.hole
-	p.mu.cut, p.mu.hole = false, false
-	p.mu.Unlock()
-	if hole {
-		p.closeAll()
-	}
-}
-
 // TestFaultNetworkCut runs the workload through a TCP proxy that the test
 // cuts twice mid-stream: once resetting every connection, once turning
 // into a black hole that keeps them open and silent. Each time the source
@@ -490,8 +372,8 @@ func TestFaultNetworkCut(t *testing.T) {
 	if err := pgworkload.Setup(ctx, pg.DSN("net")); err != nil {
 		t.Fatal(err)
 	}
-	px := startProxy(t, fmt.Sprintf("%s:%d", pg.Host, pg.Port))
-	dsn := fmt.Sprintf("postgres://postgres@%s/net?sslmode=disable&connect_timeout=3", px.addr())
+	px := testdb.StartProxy(t, fmt.Sprintf("%s:%d", pg.Host, pg.Port))
+	dsn := fmt.Sprintf("postgres://postgres@%s/net?sslmode=disable&connect_timeout=3", px.Addr())
 	p := startPipeline(t, workloadBlock(dsn, "net", ""), pipelineOptions{})
 	const n = 300
 	cuts := map[int]bool{n / 3: false, 2 * n / 3: true}
@@ -504,7 +386,7 @@ func TestFaultNetworkCut(t *testing.T) {
 		delete(cuts, i)
 		p.waitFence(ctx, w) // streaming, caught up
 		before := p.task().Details["retries"]
-		px.cut(hole)
+		px.Cut(hole)
 		ts := p.waitTaskFor(30*time.Second, "an error while the network is cut", func(ts connect.TaskStatus) bool {
 			return ts.Details["last_error"] != nil && ts.Details["retries"] != before
 		})
@@ -512,7 +394,7 @@ func TestFaultNetworkCut(t *testing.T) {
 		if ts.State != connect.StateRunning {
 			t.Errorf("task while the network is cut: %+v; want RUNNING and retrying", ts)
 		}
-		px.restore()
+		px.Restore()
 	}})
 	defer w.Close()
 	p.waitFence(ctx, w) // the initial snapshot is in the log
