@@ -143,6 +143,24 @@ func (c *BlockChecker) Integer(n *yaml.Node, path string, out *int64) bool {
 	return true
 }
 
+// IntRange decodes an integer from min to max into out; out is left as
+// it is when the value is missing from es or is wrong.
+func (c *BlockChecker) IntRange(es map[string]Entry, key string, out *int, min, max int64) {
+	e, ok := es[key]
+	if !ok {
+		return
+	}
+	var n int64
+	if !c.Integer(e.Value, "config."+key, &n) {
+		return
+	}
+	if n < min || n > max {
+		c.Report(e.Value, "config."+key, fmt.Sprintf("%d is out of range", n), fmt.Sprintf("use %d to %d", min, max))
+		return
+	}
+	*out = int(n)
+}
+
 // Number decodes a finite number.
 func (c *BlockChecker) Number(n *yaml.Node, path string, out *float64) bool {
 	s, ok := c.Scalar(n, path, "a number")

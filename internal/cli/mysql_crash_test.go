@@ -372,7 +372,7 @@ func mySeed(t *testing.T) uint64 {
 
 // TestProcessKill9MySQLSource kills "sluice run" with SIGKILL during its
 // initial snapshot of a MariaDB database (20,000 rows read in chunks of
-// 20, so that the kill lands in it), and then four times while it streams
+// 20 on two connections, so that the kill lands in it), and then four times while it streams
 // a random workload, each time right after a transaction committed (one
 // of them the 2,500-row transaction, larger than a source batch). After a
 // last run has caught up (a fence row read back through the Kafka API),
@@ -386,9 +386,9 @@ func TestProcessKill9MySQLSource(t *testing.T) {
 	defer cancel()
 	c := startMyCrash(t, m,
 		"INSERT INTO public.items (id, n, s, d) SELECT seq, seq % 1000, CONCAT('snap ', seq), seq / 7 FROM seq_1_to_20000;",
-		"      snapshot_chunk_size: 20\n")
+		"      snapshot_chunk_size: 20\n      snapshot_parallelism: 2\n")
 	waitForRecords(t, ctx, c.addr, "wl.public.items", c.runs[0])
-	c.writeConfig("      snapshot_chunk_size: 2000\n")
+	c.writeConfig("      snapshot_chunk_size: 2000\n      snapshot_parallelism: 2\n")
 	if pos := c.kill(); !strings.Contains(pos, "snapshot=") {
 		t.Fatalf("the kill did not interrupt the initial snapshot: stored position %q", pos)
 	}

@@ -34,6 +34,10 @@ type Config struct {
 	// SnapshotChunkSize is snapshot_chunk_size: the rows of one snapshot
 	// chunk (one batch, one stored position). Default: 1024.
 	SnapshotChunkSize int
+	// SnapshotParallelism is snapshot_parallelism: how many tables the
+	// initial snapshot reads at once, each on its own connection.
+	// Default: 1.
+	SnapshotParallelism int
 }
 
 // TableRef is one entry of tables: a database and a table name, or "*"
@@ -72,7 +76,7 @@ const (
 	maxServerID = 1<<31 - 1
 )
 
-var keys = []string{"addr", "user", "password", "server_id", "tables", "snapshot", "topic_prefix", "heartbeat_interval", "snapshot_chunk_size"}
+var keys = []string{"addr", "user", "password", "server_id", "tables", "snapshot", "topic_prefix", "heartbeat_interval", "snapshot_chunk_size", "snapshot_parallelism"}
 
 var (
 	// ident is an unquoted MySQL identifier as the tables list takes it.
@@ -99,6 +103,8 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 		TopicPrefix:       c.Name,
 		HeartbeatInterval: DefaultHeartbeatInterval,
 		SnapshotChunkSize: DefaultSnapshotChunkSize,
+
+		SnapshotParallelism: 1,
 	}
 	ck := &configs.BlockChecker{Problems: configs.CheckKeys(c.Config, "config", keys)}
 	es := configs.Entries(c.Config)
@@ -171,16 +177,8 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 			}
 		}
 	}
-	if e, ok := es["snapshot_chunk_size"]; ok {
-		var n int64
-		if ck.Integer(e.Value, "config.snapshot_chunk_size", &n) {
-			if n < 1 || n > 1<<20 {
-				ck.Report(e.Value, "config.snapshot_chunk_size", fmt.Sprintf("%d is out of range", n), "use 1 to 1048576")
-			} else {
-				cfg.SnapshotChunkSize = int(n)
-			}
-		}
-	}
+	ck.IntRange(es, "snapshot_chunk_size", &cfg.SnapshotChunkSize, 1, 1<<20)
+	ck.IntRange(es, "snapshot_parallelism", &cfg.SnapshotParallelism, 1, 64)
 	return cfg, ck.Problems
 }
 

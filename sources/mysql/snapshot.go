@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -28,18 +30,27 @@ import (
 //   - On MySQL, FLUSH TABLES WITH READ LOCK for as long as it takes to
 //     start the transaction and read SHOW MASTER STATUS and gtid_executed;
 //     this needs the RELOAD privilege.
+//   - With snapshot_parallelism N > 1, N connections each start such a
+//     transaction while one of them holds FLUSH TABLES WITH READ LOCK, so
+//     that all N see the binlog up to one position (on MariaDB too; a
+//     user without RELOAD falls back to one connection, with a warning).
 //
 // The schemas are read with SHOW CREATE TABLE before the transaction
 // starts and again right after; if they differ, a DDL statement came in
 // between, and the snapshot fails with a retriable error to start again,
-// so that the definitions are those of the snapshot's binlog position. The snapshot takes no metadata locks, so DDL on a captured table
-// does not wait for it; if a table changes before its chunks are read,
-// the chunk's SELECT fails (InnoDB's "table definition has changed", or an
+// so that the definitions are those of the snapshot's binlog position.
+// The snapshot takes no metadata locks, so DDL on a captured table does
+// not wait for it; if a table changes before its chunks are read, the
+// chunk's SELECT fails (InnoDB's "table definition has changed", or an
 // unknown column) with a retriable error, and the runtime opens the source
-// again at the last stored position, which reads the definitions anew. Each table is read in primary-key order, snapshot_chunk_size
-// rows per SELECT; every chunk is one batch whose position is the
-// snapshot's binlog position with the progress of every table (the key of
-// the last row read). A table without a primary key is read in one go.
+// again at the last stored position, which reads the definitions anew.
+//
+// One worker per connection takes a table at a time and reads it in
+// primary-key order, snapshot_chunk_size rows per SELECT; Read's goroutine
+// applies each chunk's progress and returns it as one batch whose position
+// is the snapshot's binlog position with the progress of every table (the
+// key of the last row read). A table without a primary key is read in one
+// go.
 //
 // An interrupted snapshot goes on after its last durable chunk: the
 // transaction is gone by then, so the remaining chunks are read in a new
@@ -50,30 +61,38 @@ import (
 // (the stream ends with the newest change). Watermarks to merge the two
 // exactly (as the postgres source does) are not done yet.
 
-// snapshotRun is a snapshot under way.
+// snapshotRun is a snapshot under way: workers, one per connection, each
+// read one table at a time, chunk by chunk, and hand the chunks to Read's
+// goroutine, which keeps the progress of every table (prog) and writes it
+// into each chunk's position.
 type snapshotRun struct {
-	conn    *client.Conn
-	prog    *progress
+	conns   []*client.Conn          // one per worker, each in the snapshot's transaction
+	prog    *progress               // the tables not done, as of the chunks Read returned
 	schemas map[string]*tableSchema // the tables as this snapshot reads them
 	held    *connect.SourceBatch    // the last batch with events, held back to mark its last row
-	first   bool                    // no batch returned yet
+	out     chan snapChunk          // chunks read by the workers
+	stop    context.CancelFunc      // ends the workers
+	done    sync.WaitGroup          // the workers
+}
+
+// snapChunk is one chunk of a table, or the error that ended a worker.
+type snapChunk struct {
+	tp     tableProgress // the table's progress after the chunk
+	events []connect.ChangeEvent
+	last   bool // the table is done
+	err    error
 }
 
 // startSnapshot starts a consistent snapshot of the captured tables; prog
 // is the progress of an interrupted snapshot to go on with (nil: a new
 // one, which also sets s.start and s.schemas).
 func (s *Source) startSnapshot(ctx context.Context, prog *progress) error {
-	conn, err := s.connect(ctx)
+	conn, err := s.snapshotConn(ctx)
 	if err != nil {
 		return err
 	}
-	sn := &snapshotRun{conn: conn, schemas: map[string]*tableSchema{}, first: true}
+	sn := &snapshotRun{conns: []*client.Conn{conn}, schemas: map[string]*tableSchema{}}
 	s.snap = sn
-	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SET SESSION innodb_lock_wait_timeout = 600"} {
-		if _, err := conn.Execute(q); err != nil {
-			return s.retriable("snapshot: %s: %w", q, err)
-		}
-	}
 	// The definitions as they are before the snapshot starts; read again
 	// after, they must be the same, so that no DDL statement came between
 	// the snapshot's binlog position and the definitions it is read with.
@@ -90,51 +109,16 @@ func (s *Source) startSnapshot(ctx context.Context, prog *progress) error {
 			return err
 		}
 	}
-	var at binlogPos
-	if s.flavor == flavorMariaDB {
-		if _, err := conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
-			return s.retriable("snapshot: start transaction: %w", err)
-		}
-		rows, err := query(conn, "SHOW STATUS LIKE 'binlog_snapshot_%'")
-		if err != nil {
-			return s.retriable("snapshot: SHOW STATUS LIKE 'binlog_snapshot_%%': %w", err)
-		}
-		for _, r := range rows {
-			switch strings.ToLower(r[0]) {
-			case "binlog_snapshot_file":
-				at.File = r[1]
-			case "binlog_snapshot_position":
-				p, _ := strconv.ParseUint(r[1], 10, 32)
-				at.Pos = uint32(p)
-			}
-		}
-		if at.File == "" || at.Pos == 0 {
-			return s.fatal("snapshot: the server gave no binlog_snapshot_file/position (is log_bin on?)")
-		}
-		if err := s.fillGTID(&at); err != nil {
-			return err
-		}
-	} else {
-		if _, err := conn.Execute("FLUSH TABLES WITH READ LOCK"); err != nil {
-			if me, ok := err.(*gomysql.MyError); ok && me.Code == gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR {
-				return s.fatal("snapshot: FLUSH TABLES WITH READ LOCK needs the RELOAD privilege: run GRANT RELOAD ON *.* TO the user (the lock is held only while the snapshot's binlog position is read), or set snapshot: never")
-			}
-			return s.retriable("snapshot: FLUSH TABLES WITH READ LOCK: %w", err)
-		}
-		if _, err := conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
-			conn.Execute("UNLOCK TABLES")
-			return s.retriable("snapshot: start transaction: %w", err)
-		}
-		prev := s.conn
-		s.conn = conn
-		at, err = s.currentPos(ctx)
-		s.conn = prev
-		if _, uerr := conn.Execute("UNLOCK TABLES"); uerr != nil && err == nil {
-			err = s.retriable("snapshot: UNLOCK TABLES: %w", uerr)
-		}
+	for len(sn.conns) < s.cfg.SnapshotParallelism {
+		c, err := s.snapshotConn(ctx)
 		if err != nil {
 			return err
 		}
+		sn.conns = append(sn.conns, c)
+	}
+	at, err := s.beginSnapshot(ctx, sn)
+	if err != nil {
+		return err
 	}
 
 	if err := s.loadCharsets(conn); err != nil {
@@ -161,6 +145,7 @@ func (s *Source) startSnapshot(ctx context.Context, prog *progress) error {
 		}
 		sn.prog = prog.clone()
 		s.setStatusProgress(sn.prog)
+		s.startWorkers(sn)
 		return nil
 	}
 	if err := s.readSchemas(conn, tables, sn.schemas); err != nil {
@@ -179,16 +164,155 @@ func (s *Source) startSnapshot(ctx context.Context, prog *progress) error {
 		sn.prog.Tables = append(sn.prog.Tables, tableProgress{Table: r.String()})
 	}
 	s.setStatusProgress(sn.prog)
-	s.log.Info("snapshot started", "tables", len(tables), "position", describePos(at))
+	s.log.Info("snapshot started", "tables", len(tables), "position", describePos(at), "connections", len(sn.conns))
+	s.startWorkers(sn)
 	return nil
+}
+
+// snapshotConn opens a connection for a snapshot worker.
+func (s *Source) snapshotConn(ctx context.Context) (*client.Conn, error) {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SET SESSION innodb_lock_wait_timeout = 600"} {
+		if _, err := conn.Execute(q); err != nil {
+			conn.Close()
+			return nil, s.retriable("snapshot: %s: %w", q, err)
+		}
+	}
+	return conn, nil
+}
+
+// beginSnapshot starts the consistent-snapshot transaction of every
+// connection of sn at one binlog position, and returns that position.
+// One connection on MariaDB needs no lock (binlog_snapshot_file and
+// _position); several, or MySQL, hold FLUSH TABLES WITH READ LOCK while
+// the transactions start and the position is read. Without the RELOAD
+// privilege that needs, MariaDB goes on with one connection, MySQL fails.
+func (s *Source) beginSnapshot(ctx context.Context, sn *snapshotRun) (binlogPos, error) {
+	conn := sn.conns[0]
+	var at binlogPos
+	if s.flavor == flavorMariaDB && len(sn.conns) > 1 {
+		if _, err := conn.Execute("FLUSH TABLES WITH READ LOCK"); err != nil {
+			if me, ok := err.(*gomysql.MyError); !ok || me.Code != gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR {
+				return at, s.retriable("snapshot: FLUSH TABLES WITH READ LOCK: %w", err)
+			}
+			s.log.Warn("snapshot_parallelism needs FLUSH TABLES WITH READ LOCK, and so the RELOAD privilege, to start its transactions at one binlog position: reading the tables one at a time; run GRANT RELOAD ON *.* TO the user to read them in parallel", "snapshot_parallelism", len(sn.conns))
+			for _, c := range sn.conns[1:] {
+				c.Close()
+			}
+			sn.conns = sn.conns[:1]
+		} else {
+			s.noReload.Store(false)
+			return s.lockedBegin(ctx, sn)
+		}
+		s.noReload.Store(true)
+	}
+	if s.flavor != flavorMariaDB {
+		if _, err := conn.Execute("FLUSH TABLES WITH READ LOCK"); err != nil {
+			if me, ok := err.(*gomysql.MyError); ok && me.Code == gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR {
+				return at, s.fatal("snapshot: FLUSH TABLES WITH READ LOCK needs the RELOAD privilege: run GRANT RELOAD ON *.* TO the user (the lock is held only while the snapshot's binlog position is read), or set snapshot: never")
+			}
+			return at, s.retriable("snapshot: FLUSH TABLES WITH READ LOCK: %w", err)
+		}
+		return s.lockedBegin(ctx, sn)
+	}
+	if _, err := conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+		return at, s.retriable("snapshot: start transaction: %w", err)
+	}
+	rows, err := query(conn, "SHOW STATUS LIKE 'binlog_snapshot_%'")
+	if err != nil {
+		return at, s.retriable("snapshot: SHOW STATUS LIKE 'binlog_snapshot_%%': %w", err)
+	}
+	for _, r := range rows {
+		switch strings.ToLower(r[0]) {
+		case "binlog_snapshot_file":
+			at.File = r[1]
+		case "binlog_snapshot_position":
+			p, _ := strconv.ParseUint(r[1], 10, 32)
+			at.Pos = uint32(p)
+		}
+	}
+	if at.File == "" || at.Pos == 0 {
+		return at, s.fatal("snapshot: the server gave no binlog_snapshot_file/position (is log_bin on?)")
+	}
+	if err := s.fillGTID(&at); err != nil {
+		return at, err
+	}
+	return at, nil
+}
+
+// lockedBegin starts the transactions of sn's connections and reads the
+// binlog position while sn.conns[0] holds the global read lock, then
+// releases it.
+func (s *Source) lockedBegin(ctx context.Context, sn *snapshotRun) (at binlogPos, err error) {
+	conn := sn.conns[0]
+	defer func() {
+		if _, uerr := conn.Execute("UNLOCK TABLES"); uerr != nil && err == nil {
+			err = s.retriable("snapshot: UNLOCK TABLES: %w", uerr)
+		}
+	}()
+	for _, c := range sn.conns {
+		if _, err := c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+			return at, s.retriable("snapshot: start transaction: %w", err)
+		}
+	}
+	prev := s.conn
+	s.conn = conn
+	at, err = s.currentPos(ctx)
+	s.conn = prev
+	return at, err
+}
+
+// startWorkers starts one worker per connection of sn, each reading the
+// tables of sn.prog it takes, in order.
+func (s *Source) startWorkers(sn *snapshotRun) {
+	tables := make(chan tableProgress, len(sn.prog.Tables))
+	for _, tp := range sn.prog.Tables {
+		tables <- tp
+	}
+	close(tables)
+	ctx, stop := context.WithCancel(context.Background())
+	sn.stop = stop
+	sn.out = make(chan snapChunk, len(sn.conns))
+	for _, conn := range sn.conns {
+		sn.done.Add(1)
+		go func() {
+			defer sn.done.Done()
+			for tp := range tables {
+				for {
+					events, last, err := s.readChunk(conn, sn.schemas, &tp)
+					select {
+					case sn.out <- snapChunk{tp: tp, events: events, last: last, err: err}:
+					case <-ctx.Done():
+						return
+					}
+					if err != nil {
+						return
+					}
+					if last {
+						break
+					}
+				}
+			}
+		}()
+	}
 }
 
 // stopSnapshot ends the snapshot's transaction and connection.
 func (s *Source) stopSnapshot() {
-	if s.snap == nil {
+	sn := s.snap
+	if sn == nil {
 		return
 	}
-	s.snap.conn.Close()
+	if sn.stop != nil {
+		sn.stop()
+	}
+	for _, c := range sn.conns {
+		c.Close() // a worker in a query gets an error
+	}
+	sn.done.Wait()
 	s.snap = nil
 }
 
@@ -210,19 +334,32 @@ func (s *Source) readSnapshot(ctx context.Context) (connect.SourceBatch, error) 
 			if n := len(b.Events); n > 0 {
 				b.Events[n-1].Source.Snapshot = "last"
 			}
-			if _, err := sn.conn.Execute("COMMIT"); err != nil {
-				s.log.Warn("snapshot: commit", "err", err)
-			}
-			s.stopSnapshot()
+			s.stopSnapshot() // the transactions only read: closing ends them
 			s.setStatusProgress(nil)
 			b.Position = encodePosition(s.start, nil)
 			s.attachPending(&b)
 			s.log.Info("snapshot done", "rows", s.rows.Load(), "position", describePos(s.start))
 			return b, nil
 		}
-		events, err := s.readChunk(sn)
-		if err != nil {
-			return connect.SourceBatch{}, err
+		var c snapChunk
+		select {
+		case c = <-sn.out:
+		case <-ctx.Done():
+			return connect.SourceBatch{}, ctx.Err()
+		}
+		if c.err != nil {
+			return connect.SourceBatch{}, c.err
+		}
+		events := c.events
+		for i := range sn.prog.Tables {
+			if sn.prog.Tables[i].Table == c.tp.Table {
+				if c.last {
+					sn.prog.Tables = slices.Delete(sn.prog.Tables, i, i+1)
+				} else {
+					sn.prog.Tables[i] = c.tp
+				}
+				break
+			}
 		}
 		s.setStatusProgress(sn.prog)
 		pos := encodePosition(s.start, sn.prog)
@@ -255,13 +392,11 @@ func (s *Source) attachPending(b *connect.SourceBatch) {
 
 // readChunk reads the next chunk of the first table of the progress and
 // advances the progress; a table read to its end leaves it.
-func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
-	tp := &sn.prog.Tables[0]
-	t, ok := sn.schemas[tp.Table]
+func (s *Source) readChunk(conn *client.Conn, schemas map[string]*tableSchema, tp *tableProgress) (_ []connect.ChangeEvent, last bool, _ error) {
+	t, ok := schemas[tp.Table]
 	if !ok {
 		s.log.Warn("a table to snapshot no longer exists: skipping it", "table", tp.Table)
-		sn.prog.Tables = sn.prog.Tables[1:]
-		return nil, nil
+		return nil, true, nil
 	}
 	limit := s.cfg.SnapshotChunkSize
 	keyed := len(t.Key) > 0
@@ -300,18 +435,18 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 		b.WriteString(" ORDER BY " + strings.Join(names, ", ") + " LIMIT " + strconv.Itoa(limit))
 	}
 	if tp.Done == 0 && tp.Total == 0 {
-		if rows, err := query(sn.conn, fmt.Sprintf("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'",
+		if rows, err := query(conn, fmt.Sprintf("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'",
 			strings.ReplaceAll(t.Database, "'", "''"), strings.ReplaceAll(t.Name, "'", "''"))); err == nil && len(rows) == 1 {
 			tp.Total, _ = strconv.ParseInt(rows[0][0], 10, 64)
 		}
 	}
-	r, err := sn.conn.Execute(b.String())
+	r, err := conn.Execute(b.String())
 	if err != nil {
 		var me *gomysql.MyError
 		if errors.As(err, &me) && (me.Code == gomysql.ER_TABLE_DEF_CHANGED || me.Code == gomysql.ER_BAD_FIELD_ERROR) {
-			return nil, s.retriable("snapshot of %s: %w; the table changed during the snapshot: the snapshot goes on after its last stored chunk with the new definition", t.id(), err)
+			return nil, false, s.retriable("snapshot of %s: %w; the table changed during the snapshot: the snapshot goes on after its last stored chunk with the new definition", t.id(), err)
 		}
-		return nil, s.retriable("snapshot of %s: %w", t.id(), err)
+		return nil, false, s.retriable("snapshot of %s: %w", t.id(), err)
 	}
 	defer r.Close()
 	ct := t.connectTable()
@@ -330,7 +465,7 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 			c := &t.Columns[i]
 			v, zero, err := fieldValue(c, kinds[i], row[i])
 			if err != nil {
-				return nil, s.fatal("snapshot of %s: %w", t.id(), err)
+				return nil, false, s.fatal("snapshot of %s: %w", t.id(), err)
 			}
 			if zero {
 				s.warnZero(t, c)
@@ -343,7 +478,7 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 	s.rows.Add(int64(len(events)))
 	tp.Done += int64(len(events))
 	if !keyed || len(events) < limit {
-		sn.prog.Tables = sn.prog.Tables[1:]
+		last = true
 	} else {
 		last := r.Values[len(r.Values)-1]
 		tp.After = make([]string, len(keyCols))
@@ -352,7 +487,7 @@ func (s *Source) readChunk(sn *snapshotRun) ([]connect.ChangeEvent, error) {
 			tp.After[i] = keyText(c, raw)
 		}
 	}
-	return events, nil
+	return events, last, nil
 }
 
 // fieldValue converts a text-protocol value of column c (of kind k) as

@@ -97,7 +97,9 @@ type Source struct {
 	streamer *replication.BinlogStreamer
 	st       *streamState
 	queue    []connect.SourceBatch // batches decoded ahead (compressed transactions)
-	// zeroWarned lists the columns whose zero dates were logged.
+	// zeroWarned lists the columns whose zero dates were logged; the
+	// snapshot's workers share it.
+	zeroMu     sync.Mutex
 	zeroWarned map[string]bool
 
 	// Status, read from other goroutines.
@@ -105,6 +107,7 @@ type Source struct {
 	rows      atomic.Int64 // snapshot rows read
 	events    atomic.Int64 // change events streamed
 	lagMs     atomic.Int64 // commit to read of the last transaction; 0 unknown
+	noReload  atomic.Bool  // snapshot_parallelism fell back to one connection
 	statusMu  sync.Mutex
 	statusPrg *progress
 	perTable  map[string]int64 // events streamed per db.table, counted at commits
@@ -502,6 +505,9 @@ func (s *Source) Status() map[string]any {
 	}
 	if l := s.lagMs.Load(); l > 0 {
 		st["seconds_behind_source"] = float64(l) / 1000
+	}
+	if s.noReload.Load() {
+		st["snapshot_warning"] = "snapshot_parallelism needs the RELOAD privilege (GRANT RELOAD ON *.* TO the user): the snapshot reads one table at a time"
 	}
 	s.statusMu.Lock()
 	p := s.statusPrg

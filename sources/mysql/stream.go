@@ -408,6 +408,8 @@ func (s *Source) image(t *tableSchema, row []any) ([]connect.Value, error) {
 // warnZero logs, once per column and run, that a zero date was read.
 func (s *Source) warnZero(t *tableSchema, c *column) {
 	key := t.id() + "." + c.Name
+	s.zeroMu.Lock()
+	defer s.zeroMu.Unlock()
 	if s.zeroWarned == nil {
 		s.zeroWarned = map[string]bool{}
 	}

@@ -179,24 +179,8 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 			}
 		}
 	}
-	for _, f := range []struct {
-		key      string
-		out      *int
-		min, max int64
-	}{{"snapshot_parallelism", &cfg.SnapshotParallelism, 1, 64}, {"snapshot_chunk_size", &cfg.SnapshotChunkSize, 1, 1 << 20}} {
-		e, ok := es[f.key]
-		if !ok {
-			continue
-		}
-		var n int64
-		if ck.Integer(e.Value, "config."+f.key, &n) {
-			if n < f.min || n > f.max {
-				ck.Report(e.Value, "config."+f.key, fmt.Sprintf("%d is out of range", n), fmt.Sprintf("use %d to %d", f.min, f.max))
-			} else {
-				*f.out = int(n)
-			}
-		}
-	}
+	ck.IntRange(es, "snapshot_parallelism", &cfg.SnapshotParallelism, 1, 64)
+	ck.IntRange(es, "snapshot_chunk_size", &cfg.SnapshotChunkSize, 1, 1<<20)
 	if e, ok := es["key_columns"]; ok {
 		cfg.KeyColumns = keyColumns(ck, e.Value, cfg.Tables)
 	}
