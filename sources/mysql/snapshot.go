@@ -310,9 +310,14 @@ func (s *Source) stopSnapshot() {
 		sn.stop()
 	}
 	for _, c := range sn.conns {
-		c.Close() // a worker in a query gets an error
+		// The socket only: go-mysql's Close writes to the connection,
+		// which a worker may be using. A worker in a query gets an error.
+		c.Conn.Conn.Close()
 	}
 	sn.done.Wait()
+	for _, c := range sn.conns {
+		c.Close()
+	}
 	s.snap = nil
 }
 
