@@ -161,8 +161,8 @@
 //     are taken as UTF-8 with invalid bytes replaced. A table created
 //     without a character set takes its database's default as read at
 //     Open.
-//   - XA transactions (XA START ... XA PREPARE, then XA COMMIT in another
-//     event group) are not decoded.
+//   - A prepared XA transaction's rows are captured at its XA PREPARE (as
+//     Debezium does); an XA ROLLBACK after the prepare is only logged.
 //   - Ad-hoc (incremental) snapshots, Prometheus metrics beyond the
 //     status, a kill -9 of sluice itself under load, and a benchmark of
 //     the whole pipeline into the log (BenchmarkStream measures the

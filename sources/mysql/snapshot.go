@@ -39,11 +39,14 @@ import (
 // starts and again right after; if they differ, a DDL statement came in
 // between, and the snapshot fails with a retriable error to start again,
 // so that the definitions are those of the snapshot's binlog position.
-// The snapshot takes no metadata locks, so DDL on a captured table does
-// not wait for it; if a table changes before its chunks are read, the
-// chunk's SELECT fails (InnoDB's "table definition has changed", or an
-// unknown column) with a retriable error, and the runtime opens the source
-// again at the last stored position, which reads the definitions anew.
+// A table's first SELECT takes a shared metadata lock that its
+// transaction holds until the snapshot ends, so DDL on a table already
+// read waits for the snapshot (and, as DDL waiting for a metadata lock
+// does, holds up later statements on that table). A table changed before
+// its first chunk is read makes that SELECT fail (InnoDB's "table
+// definition has changed", or an unknown column) with a retriable error,
+// and the runtime opens the source again at the last stored position,
+// which reads the definitions anew.
 //
 // One worker per connection takes a table at a time and reads it in
 // primary-key order, snapshot_chunk_size rows per SELECT; Read's goroutine

@@ -219,6 +219,13 @@ func (s *Source) handle(ev *replication.BinlogEvent) (connect.SourceBatch, bool,
 		return b, full, nil
 	case *replication.XIDEvent:
 		return s.commit(h)
+	case *replication.GenericEvent:
+		if h.EventType == replication.XA_PREPARE_LOG_EVENT {
+			// The end of a prepared XA transaction's event group: its
+			// changes are captured here, as Debezium does; XA COMMIT
+			// comes later as a statement of its own (query).
+			return s.commit(h)
+		}
 	case *replication.TransactionPayloadEvent:
 		// MySQL's binlog_transaction_compression: a whole transaction
 		// in one event. Its events are decoded in order, at the
@@ -260,6 +267,9 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 		// ROLLBACK here keeps the non-transactional changes logged.
 		return s.commit(h)
 	}
+	if xa, ok := xaStatement(q); ok {
+		return s.xa(h, e, xa)
+	}
 	if st.tx != nil && st.tx.begun {
 		// A statement inside a transaction (SAVEPOINT and the like); DDL
 		// commits implicitly, so it never comes here.
@@ -271,7 +281,10 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 	st.tx.thread = e.SlaveProxyID
 	changes, err := s.schemas.apply(string(e.Schema), q, s.captured)
 	if err != nil {
-		s.log.Warn("a statement in the binlog does not parse; it is taken to change no captured table", "statement", clip(q), "err", err)
+		// The parser's errors print a stack trace with %+v: log the
+		// message's first line only.
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		s.log.Warn("a statement in the binlog does not parse; it is taken to change no captured table", "statement", clip(q), "err", msg)
 	}
 	if len(changes) > 0 {
 		clear(st.tables) // table ids are assigned anew after DDL
@@ -291,6 +304,41 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 		st.tx = nil
 		st.last, st.emitted, st.emittedAt = pos, pos, time.Now()
 		return connect.SourceBatch{Events: events, Messages: msgs, Position: encodePosition(pos, nil)}, true, nil
+	}
+	return s.commit(h)
+}
+
+// xaStatement returns the XA verb (START, END, COMMIT, ROLLBACK, ...) of a
+// binlogged XA statement; the server logs them in canonical form, "XA
+// START X'...',X'',1".
+func xaStatement(q string) (string, bool) {
+	if len(q) < 3 || !strings.EqualFold(q[:3], "XA ") {
+		return "", false
+	}
+	verb, _, _ := strings.Cut(strings.TrimSpace(q[3:]), " ")
+	return strings.ToUpper(verb), true
+}
+
+// xa handles an XA statement. XA START opens the transaction whose rows
+// follow, XA END is part of it; a prepared transaction's rows were
+// captured at its XA_PREPARE event, so a later XA COMMIT only moves the
+// position, and a later XA ROLLBACK is logged: the changes it undoes are
+// in the topics already. XA COMMIT ... ONE PHASE ends its own transaction.
+func (s *Source) xa(h *replication.EventHeader, e *replication.QueryEvent, verb string) (connect.SourceBatch, bool, error) {
+	st := s.st
+	switch verb {
+	case "START", "BEGIN":
+		if st.tx == nil {
+			st.tx = s.newTx(h, "")
+		}
+		st.tx.begun, st.tx.thread = true, e.SlaveProxyID
+		return connect.SourceBatch{}, false, nil
+	case "END":
+		return connect.SourceBatch{}, false, nil
+	case "ROLLBACK":
+		if st.tx == nil || len(st.tx.events) == 0 {
+			s.log.Warn("an XA transaction was rolled back after XA PREPARE: its changes were captured at the prepare and stay in the topics", "statement", clip(string(e.Query)))
+		}
 	}
 	return s.commit(h)
 }
