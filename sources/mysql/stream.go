@@ -310,7 +310,7 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 
 // xaStatement returns the XA verb (START, END, COMMIT, ROLLBACK, ...) of a
 // binlogged XA statement; the server logs them in canonical form, "XA
-// START X'...',X'',1".
+// START X'...',X”,1".
 func xaStatement(q string) (string, bool) {
 	if len(q) < 3 || !strings.EqualFold(q[:3], "XA ") {
 		return "", false
