@@ -309,8 +309,8 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 }
 
 // xaStatement returns the XA verb (START, END, COMMIT, ROLLBACK, ...) of a
-// binlogged XA statement; the server logs them in canonical form, "XA
-// START X'...',X”,1".
+// binlogged XA statement; the server logs them in canonical form, the
+// verb and then the xid in hexadecimal.
 func xaStatement(q string) (string, bool) {
 	if len(q) < 3 || !strings.EqualFold(q[:3], "XA ") {
 		return "", false
