@@ -177,12 +177,7 @@ func BenchmarkStream(b *testing.B) {
 		src.Close()
 	}
 	b.StopTimer()
-	base := binlogBaseline(b, m, pos, rows)
-	rate := float64(rows*b.N) / wall.Seconds()
-	b.ReportMetric(rate, "rows/s")
-	b.ReportMetric(float64(cpu.Microseconds())/float64(rows*b.N), "cpu-µs/row")
-	b.ReportMetric(base, "mariadb-binlog-rows/s")
-	b.ReportMetric(rate/base, "x-mariadb-binlog")
+	reportRates(b, rows, wall, cpu, "mariadb-binlog", binlogBaseline(b, m, pos, rows))
 }
 
 // BenchmarkPipeline streams the binlog of the inserted rows into the
@@ -216,12 +211,17 @@ func BenchmarkPipeline(b *testing.B) {
 		r.stop()
 	}
 	b.StopTimer()
-	base := binlogBaseline(b, m, pos, rows)
+	reportRates(b, rows, wall, cpu, "mariadb-binlog", binlogBaseline(b, m, pos, rows))
+}
+
+// reportRates reports rows/s and cpu-µs/row of b.N runs of rows rows that
+// took wall and cpu, with the baseline's rows/s and the ratio to it.
+func reportRates(b *testing.B, rows int, wall, cpu time.Duration, baseline string, base float64) {
 	rate := float64(rows*b.N) / wall.Seconds()
 	b.ReportMetric(rate, "rows/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(rows*b.N), "cpu-µs/row")
-	b.ReportMetric(base, "mariadb-binlog-rows/s")
-	b.ReportMetric(rate/base, "x-mariadb-binlog")
+	b.ReportMetric(base, baseline+"-rows/s")
+	b.ReportMetric(rate/base, "x-"+baseline)
 }
 
 // waitOffsets waits until topic's partition 0 holds rows records.
@@ -267,12 +267,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		return float64(rows) / time.Since(start).Seconds()
 	}
 	report := func(b *testing.B, wall, cpu time.Duration) {
-		base := selectRate()
-		rate := float64(rows*b.N) / wall.Seconds()
-		b.ReportMetric(rate, "rows/s")
-		b.ReportMetric(float64(cpu.Microseconds())/float64(rows*b.N), "cpu-µs/row")
-		b.ReportMetric(base, "select-rows/s")
-		b.ReportMetric(rate/base, "x-select")
+		reportRates(b, rows, wall, cpu, "select", selectRate())
 	}
 	b.Run("source", func(b *testing.B) {
 		ctx := context.Background()
