@@ -5,22 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluice-cdc/sluice/internal/pgworkload"
 	"github.com/sluice-cdc/sluice/internal/testdb"
-	sluicelog "github.com/sluice-cdc/sluice/log"
 )
 
 // myCrash is a "sluice run" process, restarted after every kill, with a
@@ -28,16 +22,9 @@ import (
 // its fence table's topic is pgworkload.FenceTopic("wl")) into topics
 // wl.public.*.
 type myCrash struct {
-	t       *testing.T
-	m       *testdb.MariaDB
-	bin     string
-	dataDir string
-	config  string
-	cmd     *exec.Cmd
-	addr    string        // Kafka API
-	runs    []*lineReader // every run's stderr
-	kills   int
-	fence   int64
+	*crashProc
+	m     *testdb.MariaDB
+	fence int64
 }
 
 const myCrashTables = `CREATE DATABASE public;
@@ -49,77 +36,24 @@ USE public;
 
 func startMyCrash(t *testing.T, m *testdb.MariaDB, extraSQL, extraConfig string) *myCrash {
 	t.Helper()
-	c := &myCrash{t: t, m: m, bin: sluiceBinary(t)}
+	c := &myCrash{crashProc: newCrashProc(t, "myc"), m: m}
 	m.Exec(t, myCrashTables+extraSQL)
-	dir := t.TempDir()
-	c.dataDir = filepath.Join(dir, "data")
-	c.config = filepath.Join(dir, "sluice.yaml")
-	c.writeConfig(extraConfig)
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, r := range c.runs {
-				t.Logf("stderr of run %d:\n%s", i, r)
-			}
-		}
-	})
+	c.setConfig(extraConfig)
 	c.start()
 	return c
 }
 
-// writeConfig writes the config file, with extra lines (indented by six
+// setConfig writes the config file with extra lines (indented by six
 // spaces) in the connector's config block; the next start reads it.
-func (c *myCrash) writeConfig(extra string) {
-	c.t.Helper()
-	err := os.WriteFile(c.config, []byte(fmt.Sprintf(`version: 1
-node:
-  data_dir: %s
-  kafka_listen: 127.0.0.1:0
-  admin_listen: 127.0.0.1:0
-log:
-  default_partitions: 2
-connectors:
-  - name: myc
-    kind: mysql-source
-    config:
-      addr: %s
+func (c *myCrash) setConfig(extra string) {
+	c.writeConfig("mysql-source", fmt.Sprintf(`      addr: %s
       user: root
       password: sluice
       server_id: 7301
       tables: [public.*]
       topic_prefix: wl
       heartbeat_interval: 500ms
-%s`, c.dataDir, c.m.Addr(), extra)), 0o644)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-func (c *myCrash) start() {
-	var stderr *lineReader
-	c.cmd, c.addr, stderr = startSluiceRun(c.t, c.bin, c.config)
-	c.runs = append(c.runs, stderr)
-}
-
-// kill sends SIGKILL to sluice and starts it again; it returns the
-// position stored at the kill.
-func (c *myCrash) kill() string {
-	c.t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		c.t.Fatal(err)
-	}
-	c.cmd.Wait()
-	c.kills++
-	l, err := sluicelog.Open(filepath.Join(c.dataDir, "log"), sluicelog.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	pos, _, err := l.Meta("connect/source/myc/position")
-	l.Close()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.start()
-	return string(pos)
+%s`, c.m.Addr(), extra))
 }
 
 // fenceNow commits a fence row and waits until the log holds it.
@@ -205,14 +139,7 @@ type myEvent struct {
 func (c *myCrash) check() {
 	t := c.t
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Wait()
-	l, err := sluicelog.Open(filepath.Join(c.dataDir, "log"), sluicelog.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := c.stop()
 	defer l.Close()
 	recs, err := pgworkload.ReadLog(l, "wl.public")
 	if err != nil {
@@ -388,7 +315,7 @@ func TestProcessKill9MySQLSource(t *testing.T) {
 		"INSERT INTO public.items (id, n, s, d) SELECT seq, seq % 1000, CONCAT('snap ', seq), seq / 7 FROM seq_1_to_20000;",
 		"      snapshot_chunk_size: 20\n      snapshot_parallelism: 2\n")
 	waitForRecords(t, ctx, c.addr, "wl.public.items", c.runs[0])
-	c.writeConfig("      snapshot_chunk_size: 2000\n      snapshot_parallelism: 2\n")
+	c.setConfig("      snapshot_chunk_size: 2000\n      snapshot_parallelism: 2\n")
 	if pos := c.kill(); !strings.Contains(pos, "snapshot=") {
 		t.Fatalf("the kill did not interrupt the initial snapshot: stored position %q", pos)
 	}

@@ -4,15 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +15,6 @@ import (
 
 	"github.com/sluice-cdc/sluice/internal/pgworkload"
 	"github.com/sluice-cdc/sluice/internal/testdb"
-	sluicelog "github.com/sluice-cdc/sluice/log"
 )
 
 // crashSeed returns the workload's seed: SLUICE_PG_WORKLOAD_SEED's, or a
@@ -43,15 +37,8 @@ func crashSeed(t *testing.T) uint64 {
 // postgres-source named pgc capturing the pgworkload tables of one
 // database into topics wl.public.*.
 type pgCrash struct {
-	t       *testing.T
-	bin     string
-	dsn     string
-	dataDir string
-	config  string
-	cmd     *exec.Cmd
-	addr    string        // Kafka API
-	runs    []*lineReader // every run's stderr
-	kills   int
+	*crashProc
+	dsn string
 }
 
 // startPGCrash sets up the workload's tables in a new database of pg, with
@@ -59,7 +46,7 @@ type pgCrash struct {
 // block extended by extraConfig (lines indented by six spaces).
 func startPGCrash(t *testing.T, pg *testdb.Postgres, db, extraSQL, extraConfig string) *pgCrash {
 	t.Helper()
-	c := &pgCrash{t: t, bin: sluiceBinary(t), dsn: pg.DSN(db)}
+	c := &pgCrash{crashProc: newCrashProc(t, "pgc"), dsn: pg.DSN(db)}
 	pg.CreateDatabase(t, db)
 	if err := pgworkload.Setup(t.Context(), c.dsn); err != nil {
 		t.Fatal(err)
@@ -67,74 +54,21 @@ func startPGCrash(t *testing.T, pg *testdb.Postgres, db, extraSQL, extraConfig s
 	if extraSQL != "" {
 		pg.Exec(t, db, extraSQL)
 	}
-	dir := t.TempDir()
-	c.dataDir = filepath.Join(dir, "data")
-	c.config = filepath.Join(dir, "sluice.yaml")
-	c.writeConfig(extraConfig)
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, r := range c.runs {
-				t.Logf("stderr of run %d:\n%s", i, r)
-			}
-		}
-	})
+	c.setConfig(extraConfig)
 	c.start()
 	return c
 }
 
-// writeConfig writes the config file, with extra lines (indented by six
+// setConfig writes the config file with extra lines (indented by six
 // spaces) in the connector's config block; the next start reads it.
-func (c *pgCrash) writeConfig(extra string) {
-	c.t.Helper()
-	err := os.WriteFile(c.config, []byte(fmt.Sprintf(`version: 1
-node:
-  data_dir: %s
-  kafka_listen: 127.0.0.1:0
-  admin_listen: 127.0.0.1:0
-log:
-  default_partitions: 2
-connectors:
-  - name: pgc
-    kind: postgres-source
-    config:
-      dsn: %s
+func (c *pgCrash) setConfig(extra string) {
+	c.writeConfig("postgres-source", fmt.Sprintf(`      dsn: %s
       tables: [public.wl_items, public.wl_pairs, public.wl_bag, public.wl_fence]
       slot: crash_slot
       publication: crash_pub
       topic_prefix: wl
       heartbeat_interval: 500ms
-%s`, c.dataDir, c.dsn, extra)), 0o644)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-func (c *pgCrash) start() {
-	var stderr *lineReader
-	c.cmd, c.addr, stderr = startSluiceRun(c.t, c.bin, c.config)
-	c.runs = append(c.runs, stderr)
-}
-
-// kill sends SIGKILL to sluice and starts it again; it returns the
-// position stored at the kill.
-func (c *pgCrash) kill() string {
-	c.t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		c.t.Fatal(err)
-	}
-	c.cmd.Wait()
-	c.kills++
-	l, err := sluicelog.Open(filepath.Join(c.dataDir, "log"), sluicelog.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	pos, _, err := l.Meta("connect/source/pgc/position")
-	l.Close()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.start()
-	return string(pos)
+%s`, c.dsn, extra))
 }
 
 // waitSnapshotDone polls the connector's stored position through the
@@ -185,14 +119,7 @@ func (c *pgCrash) fence(ctx context.Context, w *pgworkload.Workload) {
 func (c *pgCrash) check(ctx context.Context, w *pgworkload.Workload) {
 	t := c.t
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Wait()
-	l, err := sluicelog.Open(filepath.Join(c.dataDir, "log"), sluicelog.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := c.stop()
 	defer l.Close()
 	recs, err := pgworkload.ReadLog(l, "wl")
 	if err != nil {
@@ -263,7 +190,7 @@ func TestProcessKill9PostgresSnapshot(t *testing.T) {
 		"INSERT INTO public.wl_items (id, n, s) SELECT g, g, 'big ' || g FROM generate_series(100000, 119999) g",
 		"      snapshot_chunk_size: 20\n")
 	waitForRecords(t, ctx, c.addr, "wl.public.wl_items", c.runs[0])
-	c.writeConfig("      snapshot_chunk_size: 2000\n")
+	c.setConfig("      snapshot_chunk_size: 2000\n")
 	if pos := c.kill(); !strings.Contains(pos, "snapshot=") {
 		t.Fatalf("the kill did not interrupt the initial snapshot: stored position %q", pos)
 	}
