@@ -38,6 +38,10 @@ type Config struct {
 	// initial snapshot reads at once, each on its own connection.
 	// Default: 1.
 	SnapshotParallelism int
+	// SignalTable is signal_table: the table (Debezium's layout: id,
+	// type, data) that ad-hoc snapshot requests and their watermarks
+	// are written to. Default: none, and no ad-hoc snapshots.
+	SignalTable *TableRef
 }
 
 // TableRef is one entry of tables: a database and a table name, or "*"
@@ -76,7 +80,7 @@ const (
 	maxServerID = 1<<31 - 1
 )
 
-var keys = []string{"addr", "user", "password", "server_id", "tables", "snapshot", "topic_prefix", "heartbeat_interval", "snapshot_chunk_size", "snapshot_parallelism"}
+var keys = []string{"addr", "user", "password", "server_id", "tables", "snapshot", "topic_prefix", "heartbeat_interval", "snapshot_chunk_size", "snapshot_parallelism", "signal_table"}
 
 var (
 	// ident is an unquoted MySQL identifier as the tables list takes it.
@@ -179,6 +183,17 @@ func ParseConfig(c *configs.Connector) (Config, []configs.Problem) {
 	}
 	ck.IntRange(es, "snapshot_chunk_size", &cfg.SnapshotChunkSize, 1, 1<<20)
 	ck.IntRange(es, "snapshot_parallelism", &cfg.SnapshotParallelism, 1, 64)
+	if e, ok := es["signal_table"]; ok {
+		var name string
+		if ck.Text(e.Value, "config.signal_table", &name) {
+			db, table, ok := strings.Cut(name, ".")
+			if !ok || !ident.MatchString(db) || !ident.MatchString(table) {
+				ck.Report(e.Value, "config.signal_table", fmt.Sprintf("%q is not db.table", configs.Clip(name)), "name the signal table as db.table, such as shop.sluice_signal")
+			} else {
+				cfg.SignalTable = &TableRef{Database: db, Table: table}
+			}
+		}
+	}
 	return cfg, ck.Problems
 }
 

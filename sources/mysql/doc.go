@@ -15,6 +15,7 @@
 //	heartbeat_interval: 10s       # the server's heartbeat period, and how often an idle stream stores its position
 //	snapshot_chunk_size: 1024     # rows per snapshot chunk: one batch, one stored position
 //	snapshot_parallelism: 1       # tables read at once, each on its own connection
+//	signal_table: shop.sluice_signal  # Debezium's signal table: ad-hoc snapshots (incremental.go)
 //
 // server_id is the id the source registers with as a replica. It must
 // differ from the server's own and from every other replica's: a server
@@ -133,15 +134,18 @@
 // the status). Workers, one per connection, read a table at a time in
 // primary-key order, snapshot_chunk_size rows per chunk; each chunk is a
 // positioned batch with the progress of every table. An interrupted
-// snapshot reads the remaining chunks in a new consistent snapshot and
-// then streams from the first snapshot's position.
+// snapshot reads the remaining chunks as an incremental snapshot merged
+// with the stream from the first snapshot's position when signal_table is
+// set (incremental.go), else in a new consistent snapshot, and then
+// streams from the first snapshot's position.
 //
 // # Not done yet
 //
-//   - The rest of an interrupted snapshot is read in a new snapshot and
-//     not merged with the stream by watermarks: a keyed table converges
-//     to its final state, but rows changed in between may come as a newer
-//     snapshot row followed by older streamed changes.
+//   - Without signal_table, the rest of an interrupted snapshot is read
+//     in a new snapshot and not merged with the stream by watermarks: a
+//     keyed table converges to its final state, but rows changed in
+//     between may come as a newer snapshot row followed by older streamed
+//     changes. (With it, the rest is an incremental snapshot.)
 //   - A table without a primary key is read in one chunk, held in
 //     memory whole, and again from its start after an interruption.
 //   - On MySQL without the RELOAD privilege the snapshot fails with a
@@ -163,10 +167,6 @@
 //     Open.
 //   - A prepared XA transaction's rows are captured at its XA PREPARE (as
 //     Debezium does); an XA ROLLBACK after the prepare is only logged.
-//   - Ad-hoc (incremental) snapshots, Prometheus metrics beyond the
-//     status, a kill -9 of sluice itself under load, and a benchmark of
-//     the whole pipeline into the log (BenchmarkStream measures the
-//     source alone).
 //
 // # Files
 //
@@ -177,6 +177,7 @@
 //	ddltext.go   token rewrites for what the TiDB parser lacks (spatial types, MariaDB words)
 //	position.go  positions: file, offset, GTID set and snapshot progress
 //	snapshot.go  the consistent, chunked initial snapshot
+//	incremental.go  ad-hoc snapshots: the signal table and DBLog watermarks
 //	stream.go    the binlog stream: transactions, rows, DDL, heartbeats
 //	values.go    column types to connect kinds; text and binlog values
 package mysql

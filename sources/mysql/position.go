@@ -54,6 +54,9 @@ type progress struct {
 // tableProgress is one table's place in the snapshot.
 type tableProgress struct {
 	Table string `json:"table"` // db.table
+	// Mode is "incremental" for a table of an ad-hoc snapshot, read
+	// while streaming (incremental.go); "" for the initial snapshot.
+	Mode string `json:"mode,omitempty"`
 	// After is the key of the last row read, one entry per key column
 	// (see keyText); nil when no row was read yet.
 	After []string `json:"after,omitempty"`

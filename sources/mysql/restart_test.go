@@ -20,6 +20,9 @@ type state map[int64]int64
 func (st state) apply(ev connect.ChangeEvent) {
 	switch ev.Op {
 	case connect.OpRead, connect.OpCreate, connect.OpUpdate:
+		if ev.Before != nil {
+			delete(st, ev.Before[0].Int) // an update may change the key
+		}
 		st[ev.After[0].Int] = ev.After[1].Int
 	case connect.OpDelete:
 		delete(st, ev.Before[0].Int)
@@ -53,12 +56,26 @@ func (st state) String() string { return fmt.Sprint(map[int64]int64(st)) }
 // TestSnapshotResumes interrupts the snapshot after its first chunk,
 // changes rows on both sides of where it stopped, and opens again at the
 // stored position: the rest is read without the first chunk again, and the
-// table rebuilt from all events equals the real one.
+// table rebuilt from all events equals the real one. With a signal table
+// the rest is an incremental snapshot merged with the stream, so no
+// streamed change comes after the snapshot row of its key (without one, a
+// newer snapshot row may come before the older changes).
 func TestSnapshotResumes(t *testing.T) {
+	for _, signal := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new snapshot", true: "incremental"}[signal], func(t *testing.T) { snapshotResumes(t, signal) })
+	}
+}
+
+func snapshotResumes(t *testing.T, signal bool) {
 	m := testdb.StartMariaDB(t)
 	m.Exec(t, `CREATE DATABASE r; USE r; CREATE TABLE r.t (id int PRIMARY KEY, n int);
+		CREATE TABLE r.sig (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048) NULL);
 		INSERT INTO r.t SELECT seq, seq FROM seq_1_to_250;`)
-	b := block(m, "r.t", "snapshot_chunk_size: 100\n")
+	extra := "snapshot_chunk_size: 100\n"
+	if signal {
+		extra += "signal_table: r.sig\n"
+	}
+	b := block(m, "r.t", extra)
 	st := newStore(t)
 	src := mustOpen(t, b, nil, st.env(t, nil))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -84,12 +101,24 @@ func TestSnapshotResumes(t *testing.T) {
 	for {
 		evs, _, pos := st.read(t, src)
 		for _, ev := range evs {
+			id := ev.Before
+			if id == nil {
+				id = ev.After
+			}
 			if ev.Op == connect.OpRead {
 				if id := ev.After[0].Int; id <= 100 || seen[id] {
 					t.Errorf("snapshot row %d read again", id)
 				} else {
 					seen[id] = true
 				}
+				if want := "true"; signal {
+					want = "incremental"
+					if ev.Source.Snapshot != want {
+						t.Errorf("snapshot row %d: source.snapshot %q, want %q", ev.After[0].Int, ev.Source.Snapshot, want)
+					}
+				}
+			} else if signal && seen[id[0].Int] {
+				t.Errorf("a change of row %d after its snapshot row", id[0].Int)
 			}
 			rows.apply(ev)
 		}

@@ -91,6 +91,11 @@ type Source struct {
 	// pending are messages (the schema history of a fresh start) that go
 	// with the next positioned batch.
 	pending []connect.Message
+	// inc is the incremental (ad-hoc) snapshot under way, nil without
+	// one; runID tells this run's watermarks from earlier runs'
+	// (incremental.go).
+	inc   *incremental
+	runID string
 
 	// Streaming state (stream.go).
 	syncer   *replication.BinlogSyncer
@@ -146,6 +151,28 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	if err := s.preflight(ctx); err != nil {
 		return err
 	}
+	if err := s.checkSignalTable(); err != nil {
+		return err
+	}
+	if prog != nil {
+		// The tables of an incremental snapshot go on while streaming;
+		// the others are an interrupted initial snapshot.
+		var initial []tableProgress
+		for _, tp := range prog.Tables {
+			if tp.Mode == modeIncremental {
+				if s.inc == nil {
+					s.inc = &incremental{}
+				}
+				s.inc.tables = append(s.inc.tables, tp)
+			} else {
+				initial = append(initial, tp)
+			}
+		}
+		prog = nil
+		if len(initial) > 0 {
+			prog = &progress{Tables: initial}
+		}
+	}
 	s.schemas = newSchemas()
 	s.onlySnap = s.cfg.Snapshot == SnapshotInitialOnly
 
@@ -180,6 +207,20 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 			}
 		case purged && !s.onlySnap:
 			return connect.ResyncNeeded(fmt.Errorf("%s %q: the binlog at the stored position %s was purged from the server, so the changes after it are lost: run \"sluice connectors reset %s\" to take a new snapshot (or set snapshot: when_needed to do so by itself)", KindName, s.name, describePos(resume), s.name))
+		case prog != nil && s.cfg.SignalTable != nil && s.keyed(prog):
+			// An interrupted snapshot, with a signal table: the rest is
+			// read as an incremental snapshot merged with the stream
+			// from the first snapshot's position (incremental.go).
+			s.start = resume
+			if s.inc == nil {
+				s.inc = &incremental{}
+			}
+			for _, tp := range prog.Tables {
+				tp.Mode = modeIncremental
+				s.inc.tables = append(s.inc.tables, tp)
+			}
+			s.setStatusProgress(s.incProgress())
+			s.log.Info("resuming an interrupted snapshot as an incremental one", "tables", len(prog.Tables))
 		case prog != nil:
 			// An interrupted snapshot: the rest is read in a new
 			// consistent snapshot, then streaming goes on from the
@@ -197,6 +238,17 @@ func (s *Source) Open(ctx context.Context, pos connect.Position) (err error) {
 	s.log.Info("mysql source open", "flavor", s.flavor, "version", s.version, "server_id", s.cfg.ServerID,
 		"tables", len(s.schemas.tables), "start", describePos(s.start), "snapshot", s.snap != nil)
 	return nil
+}
+
+// keyed reports whether every table of prog has a primary key in the
+// schemas, so that an incremental snapshot can read it.
+func (s *Source) keyed(prog *progress) bool {
+	for _, tp := range prog.Tables {
+		if t := s.schemas.tables[tp.Table]; t == nil || len(t.Key) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // connect opens a connection for queries.

@@ -43,6 +43,9 @@ type txState struct {
 	total    int64
 	perTable map[string]int64 // by db.table
 	events   []connect.ChangeEvent
+	// progressed says the incremental snapshot's progress changed in
+	// the transaction: its end is stored even without events.
+	progressed bool
 }
 
 // newTx starts a transaction at the event with header h.
@@ -130,6 +133,11 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 		if st.tx == nil && st.last != st.emitted && time.Since(st.emittedAt) >= s.cfg.HeartbeatInterval {
 			return s.emitPosition(), nil
 		}
+		if s.inc != nil && s.inc.window == nil && st.tx == nil {
+			if err := s.openWindow(); err != nil {
+				return connect.SourceBatch{}, err
+			}
+		}
 		ectx, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatInterval)
 		ev, err := s.streamer.GetEvent(ectx)
 		cancel()
@@ -153,7 +161,7 @@ func (s *Source) readStream(ctx context.Context) (connect.SourceBatch, error) {
 func (s *Source) emitPosition() connect.SourceBatch {
 	st := s.st
 	st.emitted, st.emittedAt = st.last, time.Now()
-	return connect.SourceBatch{Position: encodePosition(st.last, nil)}
+	return connect.SourceBatch{Position: s.streamPos(st.last)}
 }
 
 // here returns the position after the event with header h.
@@ -199,6 +207,10 @@ func (s *Source) handle(ev *replication.BinlogEvent) (connect.SourceBatch, bool,
 		return s.query(ev, e)
 	case *replication.TableMapEvent:
 		db, name := string(e.Schema), string(e.Table)
+		if s.isSignal(db, name) {
+			st.tables[e.TableID] = signalTable
+			break
+		}
 		if !s.captured(db, name) {
 			st.tables[e.TableID] = nil
 			break
@@ -288,6 +300,9 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 	}
 	if len(changes) > 0 {
 		clear(st.tables) // table ids are assigned anew after DDL
+		for _, ch := range changes {
+			s.discardWindow(ch.Table.id())
+		}
 		pos := s.here(h)
 		var msgs []connect.Message
 		for _, ch := range changes {
@@ -303,7 +318,7 @@ func (s *Source) query(ev *replication.BinlogEvent, e *replication.QueryEvent) (
 		s.countTables(st.tx.perTable)
 		st.tx = nil
 		st.last, st.emitted, st.emittedAt = pos, pos, time.Now()
-		return connect.SourceBatch{Events: events, Messages: msgs, Position: encodePosition(pos, nil)}, true, nil
+		return connect.SourceBatch{Events: events, Messages: msgs, Position: s.streamPos(pos)}, true, nil
 	}
 	return s.commit(h)
 }
@@ -358,12 +373,12 @@ func (s *Source) commit(h *replication.EventHeader) (connect.SourceBatch, bool, 
 			s.lagMs.Store(1)
 		}
 	}
-	if tx == nil || len(tx.events) == 0 {
+	if tx == nil || (len(tx.events) == 0 && !tx.progressed) {
 		return connect.SourceBatch{}, false, nil
 	}
 	st.emitted, st.emittedAt = st.last, time.Now()
 	s.countTables(tx.perTable)
-	return connect.SourceBatch{Events: tx.events, Position: encodePosition(st.last, nil)}, true, nil
+	return connect.SourceBatch{Events: tx.events, Position: s.streamPos(st.last)}, true, nil
 }
 
 // fullBatch returns maxBatch events of the current transaction when it has
@@ -390,6 +405,10 @@ func (s *Source) decodeRows(ev *replication.BinlogEvent, e *replication.RowsEven
 	}
 	if st.tx == nil {
 		st.tx = s.newTx(ev.Header, "")
+	}
+	if t == signalTable {
+		s.signalRows(e)
+		return nil
 	}
 	var op connect.Op
 	step := 1
@@ -423,6 +442,8 @@ func (s *Source) decodeRows(ev *replication.BinlogEvent, e *replication.RowsEven
 				return err
 			}
 		}
+		s.dropFromWindow(t, ce.Before)
+		s.dropFromWindow(t, ce.After)
 		st.tx.total++
 		st.tx.perTable[t.id()]++
 		ce.Transaction = &connect.Transaction{ID: st.tx.id, TotalOrder: st.tx.total, DataCollectionOrder: st.tx.perTable[t.id()]}
