@@ -34,7 +34,8 @@ import (
 //	          (source task, json converter, fsync), rows/s from the start
 //	          of the connector to the last record durable
 //	Snapshot  the table read by an initial snapshot, alone and through the
-//	          pipeline
+//	          pipeline (SLUICE_BENCH_MY_CONFIG adds config lines, ';'
+//	          between them, such as "snapshot_chunk_size: 8192")
 //
 // Besides rows/s each reports cpu-µs/row (this process's CPU time per
 // row, which a busy machine disturbs less than the wall clock) and its
@@ -249,6 +250,9 @@ func BenchmarkSnapshot(b *testing.B) {
 	m.Exec(b, benchDDL)
 	benchInsert(b, m, rows)
 	blk := fmt.Sprintf("addr: %s\nuser: root\npassword: sluice\ntables: [bn.t]\nsnapshot: initial_only\nserver_id: 9003\n", m.Addr())
+	if extra := os.Getenv("SLUICE_BENCH_MY_CONFIG"); extra != "" {
+		blk += strings.ReplaceAll(extra, ";", "\n") + "\n" // such as snapshot_chunk_size: 8192
+	}
 	selectRate := func() float64 {
 		conn, err := client.Connect(m.Addr(), m.User, m.Password, "")
 		if err != nil {
