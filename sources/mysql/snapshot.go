@@ -280,15 +280,31 @@ func (s *Source) startWorkers(sn *snapshotRun) {
 	sn.stop = stop
 	sn.out = make(chan snapChunk, len(sn.conns))
 	for _, conn := range sn.conns {
-		sn.done.Add(1)
+		// Each worker is two goroutines: one selects the chunks (the next
+		// one's WHERE needs only the last key of this one), the other
+		// converts them, so that go-mysql's reading and the conversion
+		// overlap.
+		type fetched struct {
+			tp   tableProgress
+			t    *tableSchema
+			r    *gomysql.Result
+			last bool
+			err  error
+		}
+		rows := make(chan fetched, 1)
+		sn.done.Add(2)
 		go func() {
 			defer sn.done.Done()
+			defer close(rows)
 			for tp := range tables {
 				for {
-					events, last, err := s.readChunk(conn, sn.schemas, &tp)
+					t, r, last, err := s.fetchChunk(conn, sn.schemas, &tp)
 					select {
-					case sn.out <- snapChunk{tp: tp, events: events, last: last, err: err}:
+					case rows <- fetched{tp: tp, t: t, r: r, last: last, err: err}:
 					case <-ctx.Done():
+						if r != nil {
+							r.Close()
+						}
 						return
 					}
 					if err != nil {
@@ -297,6 +313,35 @@ func (s *Source) startWorkers(sn *snapshotRun) {
 					if last {
 						break
 					}
+				}
+			}
+		}()
+		go func() {
+			defer sn.done.Done()
+			for f := range rows {
+				c := snapChunk{tp: f.tp, last: f.last, err: f.err}
+				if f.r != nil && c.err == nil {
+					c.events, c.err = s.convertChunk(f.t, f.r)
+				} else if f.r != nil {
+					f.r.Close()
+				}
+				select {
+				case sn.out <- c:
+				case <-ctx.Done():
+					for f := range rows { // let the fetcher end
+						if f.r != nil {
+							f.r.Close()
+						}
+					}
+					return
+				}
+				if c.err != nil {
+					for f := range rows {
+						if f.r != nil {
+							f.r.Close()
+						}
+					}
+					return
 				}
 			}
 		}()
@@ -398,13 +443,14 @@ func (s *Source) attachPending(b *connect.SourceBatch) {
 	}
 }
 
-// readChunk reads the next chunk of the first table of the progress and
-// advances the progress; a table read to its end leaves it.
-func (s *Source) readChunk(conn *client.Conn, schemas map[string]*tableSchema, tp *tableProgress) (_ []connect.ChangeEvent, last bool, _ error) {
+// fetchChunk selects the next chunk of the table of tp and advances tp
+// (rows done, the last key); last reports the table read to its end. The
+// caller converts the rows (convertChunk), which closes the result.
+func (s *Source) fetchChunk(conn *client.Conn, schemas map[string]*tableSchema, tp *tableProgress) (_ *tableSchema, _ *gomysql.Result, last bool, _ error) {
 	t, ok := schemas[tp.Table]
 	if !ok {
 		s.log.Warn("a table to snapshot no longer exists: skipping it", "table", tp.Table)
-		return nil, true, nil
+		return nil, nil, true, nil
 	}
 	limit := s.cfg.SnapshotChunkSize
 	keyed := len(t.Key) > 0
@@ -452,10 +498,28 @@ func (s *Source) readChunk(conn *client.Conn, schemas map[string]*tableSchema, t
 	if err != nil {
 		var me *gomysql.MyError
 		if errors.As(err, &me) && (me.Code == gomysql.ER_TABLE_DEF_CHANGED || me.Code == gomysql.ER_BAD_FIELD_ERROR) {
-			return nil, false, s.retriable("snapshot of %s: %w; the table changed during the snapshot: the snapshot goes on after its last stored chunk with the new definition", t.id(), err)
+			return nil, nil, false, s.retriable("snapshot of %s: %w; the table changed during the snapshot: the snapshot goes on after its last stored chunk with the new definition", t.id(), err)
 		}
-		return nil, false, s.retriable("snapshot of %s: %w", t.id(), err)
+		return nil, nil, false, s.retriable("snapshot of %s: %w", t.id(), err)
 	}
+	n := len(r.Values)
+	tp.Done += int64(n)
+	if !keyed || n < limit {
+		last = true
+	} else {
+		row := r.Values[n-1]
+		tp.After = make([]string, len(keyCols))
+		for i, c := range keyCols {
+			raw, _ := rawText(row[keyIdx[i]])
+			tp.After[i] = keyText(c, raw)
+		}
+	}
+	return t, r, last, nil
+}
+
+// convertChunk turns the rows of a chunk of t into op 'r' events and
+// closes r.
+func (s *Source) convertChunk(t *tableSchema, r *gomysql.Result) ([]connect.ChangeEvent, error) {
 	defer r.Close()
 	ct := t.connectTable()
 	topic := s.topic(ct)
@@ -473,7 +537,7 @@ func (s *Source) readChunk(conn *client.Conn, schemas map[string]*tableSchema, t
 			c := &t.Columns[i]
 			v, zero, err := fieldValue(c, kinds[i], row[i])
 			if err != nil {
-				return nil, false, s.fatal("snapshot of %s: %w", t.id(), err)
+				return nil, s.fatal("snapshot of %s: %w", t.id(), err)
 			}
 			if zero {
 				s.warnZero(t, c)
@@ -484,18 +548,7 @@ func (s *Source) readChunk(conn *client.Conn, schemas map[string]*tableSchema, t
 			Source: info})
 	}
 	s.rows.Add(int64(len(events)))
-	tp.Done += int64(len(events))
-	if !keyed || len(events) < limit {
-		last = true
-	} else {
-		last := r.Values[len(r.Values)-1]
-		tp.After = make([]string, len(keyCols))
-		for i, c := range keyCols {
-			raw, _ := rawText(last[keyIdx[i]])
-			tp.After[i] = keyText(c, raw)
-		}
-	}
-	return events, last, nil
+	return events, nil
 }
 
 // fieldValue converts a text-protocol value of column c (of kind k) as
