@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	sluicelog "github.com/sluice-cdc/sluice/log"
 )
@@ -110,4 +113,43 @@ func (c *crashProc) stop() *sluicelog.Log {
 	}
 	c.cmd.Wait()
 	return c.openLog()
+}
+
+// waitPosition polls the connector's stored position through the admin
+// API, every 2 ms for up to 2 minutes, until cond holds for it, and
+// returns it.
+func (c *crashProc) waitPosition(what string, cond func(pos string) bool) string {
+	c.t.Helper()
+	m := listeningRE.FindStringSubmatch(c.runs[len(c.runs)-1].String())
+	if m == nil {
+		c.t.Fatal("no admin address logged")
+	}
+	var pos string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		resp, err := http.Get("http://" + m[1] + "/connectors/" + c.connector + "/offsets")
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		var o struct {
+			Offsets []struct {
+				Offset struct {
+					Position string `json:"position"`
+				} `json:"offset"`
+			} `json:"offsets"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		if err != nil || len(o.Offsets) > 1 {
+			c.t.Fatalf("GET offsets: %v %+v", err, o)
+		}
+		pos = ""
+		if len(o.Offsets) == 1 {
+			pos = o.Offsets[0].Offset.Position
+		}
+		if cond(pos) {
+			return pos
+		}
+	}
+	c.t.Fatalf("waiting for %s; stored position %q", what, pos)
+	return ""
 }

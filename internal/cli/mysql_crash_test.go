@@ -314,7 +314,7 @@ func TestProcessKill9MySQLSource(t *testing.T) {
 	c := startMyCrash(t, m,
 		"INSERT INTO public.items (id, n, s, d) SELECT seq, seq % 1000, CONCAT('snap ', seq), seq / 7 FROM seq_1_to_20000;",
 		"      snapshot_chunk_size: 20\n      snapshot_parallelism: 2\n")
-	waitForRecords(t, ctx, c.addr, "wl.public.items", c.runs[0])
+	c.waitPosition("a stored snapshot chunk", func(pos string) bool { return strings.Contains(pos, "snapshot=") })
 	c.setConfig("      snapshot_chunk_size: 2000\n      snapshot_parallelism: 2\n")
 	if pos := c.kill(); !strings.Contains(pos, "snapshot=") {
 		t.Fatalf("the kill did not interrupt the initial snapshot: stored position %q", pos)

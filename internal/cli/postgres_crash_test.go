@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -69,40 +67,6 @@ func (c *pgCrash) setConfig(extra string) {
       topic_prefix: wl
       heartbeat_interval: 500ms
 %s`, c.dsn, extra))
-}
-
-// waitSnapshotDone polls the connector's stored position through the
-// admin API until no snapshot is under way in it.
-func (c *pgCrash) waitSnapshotDone(ctx context.Context) {
-	c.t.Helper()
-	m := listeningRE.FindStringSubmatch(c.runs[len(c.runs)-1].String())
-	if m == nil {
-		c.t.Fatal("no admin address logged")
-	}
-	var pos string
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + m[1] + "/connectors/pgc/offsets")
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		var o struct {
-			Offsets []struct {
-				Offset struct {
-					Position string `json:"position"`
-				} `json:"offset"`
-			} `json:"offsets"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&o)
-		resp.Body.Close()
-		if err != nil || len(o.Offsets) != 1 {
-			c.t.Fatalf("GET offsets: %v %+v", err, o)
-		}
-		pos = o.Offsets[0].Offset.Position
-		if strings.HasPrefix(pos, "lsn=") && !strings.Contains(pos, "snapshot=") {
-			return
-		}
-	}
-	c.t.Fatalf("the snapshot did not finish; stored position %q", pos)
 }
 
 // fence commits a fence through w and waits until the log holds it.
@@ -189,7 +153,7 @@ func TestProcessKill9PostgresSnapshot(t *testing.T) {
 	c := startPGCrash(t, pg, "snap",
 		"INSERT INTO public.wl_items (id, n, s) SELECT g, g, 'big ' || g FROM generate_series(100000, 119999) g",
 		"      snapshot_chunk_size: 20\n")
-	waitForRecords(t, ctx, c.addr, "wl.public.wl_items", c.runs[0])
+	c.waitPosition("a stored snapshot chunk", func(pos string) bool { return strings.Contains(pos, "snapshot=") })
 	c.setConfig("      snapshot_chunk_size: 2000\n")
 	if pos := c.kill(); !strings.Contains(pos, "snapshot=") {
 		t.Fatalf("the kill did not interrupt the initial snapshot: stored position %q", pos)
@@ -205,31 +169,11 @@ func TestProcessKill9PostgresSnapshot(t *testing.T) {
 	if err := w.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c.waitSnapshotDone(ctx)
+	c.waitPosition("the snapshot to finish", func(pos string) bool {
+		return strings.HasPrefix(pos, "lsn=") && !strings.Contains(pos, "snapshot=")
+	})
 	c.fence(ctx, w)
 	c.check(ctx, w)
-}
-
-// waitForRecords waits until topic has a record, read through the Kafka
-// API at addr.
-func waitForRecords(t *testing.T, ctx context.Context, addr, topic string, stderr *lineReader) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fetches := cl.PollFetches(pctx)
-		cancel()
-		if fetches.NumRecords() > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no record in %s; stderr:\n%s", topic, stderr)
-		}
-	}
 }
 
 // waitForFence consumes the fence topic through the Kafka API at addr until
