@@ -96,11 +96,16 @@ const (
 // value converts a column's text form, as the snapshot's SELECT and
 // pgoutput send it, to a value of its kind.
 func value(col *connect.Column, text []byte) (connect.Value, error) {
+	return valueOf(col, string(text))
+}
+
+// valueOf is value of a text form already copied into a string, which
+// the value may keep.
+func valueOf(col *connect.Column, s string) (connect.Value, error) {
 	var p *plan
 	if col.Kind == connect.KindJSON || col.Kind == connect.KindArray {
 		p = planOf(col)
 	}
-	s := string(text)
 	v, err := decode(col, p, s)
 	if err != nil {
 		return connect.Value{}, fmt.Errorf("column %q (%s): value %q: %w", col.Name, col.Type, clip(s), err)
