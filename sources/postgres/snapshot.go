@@ -159,23 +159,41 @@ func (s *Source) snapshotTable(ctx context.Context, tx pgx.Tx, tp tableProgress,
 		return s.retriable("snapshot of %s: %w", ref, err)
 	}
 	fetch := "FETCH " + strconv.Itoa(s.cfg.SnapshotChunkSize) + " FROM sluice_snap"
+	topic := s.cfg.TopicPrefix + "." + t.Schema + "." + t.Name // not s.topic: workers run in parallel
+	var rd rowReader
 	for {
-		res, err := tx.Conn().PgConn().Exec(ctx, fetch).ReadAll()
-		if err != nil {
+		// Rows are decoded as they arrive, straight from pgconn's buffer:
+		// each row's text is copied once, into one string its values share.
+		rr := tx.Conn().PgConn().ExecParams(ctx, fetch, nil, nil, nil, nil)
+		c := chunk{table: tp.Table, total: total, after: after}
+		now := time.Now().UnixMilli()
+		var vals []connect.Value
+		var derr error
+		for rr.NextRow() {
+			if len(vals) < len(t.Columns) {
+				vals = make([]connect.Value, len(t.Columns)*s.cfg.SnapshotChunkSize) // one allocation for many rows
+			}
+			texts := rd.read(rr.Values())
+			ev, err := s.readEvent(t, topic, texts, vals[:len(t.Columns):len(t.Columns)], now, "true")
+			if err != nil {
+				derr = err
+				break
+			}
+			vals = vals[len(t.Columns):]
+			if c.events == nil {
+				c.events = make([]connect.ChangeEvent, 0, s.cfg.SnapshotChunkSize)
+			}
+			c.events = append(c.events, ev)
+		}
+		if _, err := rr.Close(); err != nil {
 			return s.retriable("snapshot of %s: fetch: %w", ref, err)
 		}
-		if len(res) != 1 {
-			return s.retriable("snapshot of %s: fetch returned %d results", ref, len(res))
+		if derr != nil {
+			return derr
 		}
-		rows := res[0].Rows
-		c := chunk{table: tp.Table, total: total, last: len(rows) < s.cfg.SnapshotChunkSize, after: after}
-		if len(rows) > 0 {
-			if c.events, err = s.readEvents(t, rows, "true"); err != nil {
-				return err
-			}
-			if len(t.Key) > 0 {
-				c.after = keyText(t, rows[len(rows)-1])
-			}
+		c.last = len(c.events) < s.cfg.SnapshotChunkSize
+		if len(c.events) > 0 && len(t.Key) > 0 {
+			c.after = rd.key(t)
 		}
 		if err := send(c); err != nil {
 			return err
@@ -187,32 +205,94 @@ func (s *Source) snapshotTable(ctx context.Context, tx pgx.Tx, tp tableProgress,
 	}
 }
 
+// rowReader copies rows in text form out of pgconn's buffer.
+type rowReader struct {
+	texts []*string // the last row's values; nil for NULL
+	strs  []string
+}
+
+// read copies row into one string and returns its values, which share it.
+func (rd *rowReader) read(row [][]byte) []*string {
+	n := 0
+	for _, v := range row {
+		n += len(v)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, v := range row {
+		b.Write(v)
+	}
+	all := b.String()
+	if cap(rd.strs) < len(row) {
+		rd.strs, rd.texts = make([]string, len(row)), make([]*string, len(row))
+	}
+	rd.strs, rd.texts = rd.strs[:len(row)], rd.texts[:len(row)]
+	at := 0
+	for i, v := range row {
+		if v == nil {
+			rd.texts[i] = nil
+			continue
+		}
+		rd.strs[i] = all[at : at+len(v)]
+		rd.texts[i] = &rd.strs[i]
+		at += len(v)
+	}
+	return rd.texts
+}
+
+// key returns the key columns of the last row read.
+func (rd *rowReader) key(t *connect.Table) []*string {
+	out := make([]*string, len(t.Key))
+	for i, k := range t.Key {
+		if p := rd.texts[k]; p != nil {
+			s := *p
+			out[i] = &s
+		}
+	}
+	return out
+}
+
 // readEvents turns rows in text form into op 'r' events.
 func (s *Source) readEvents(t *connect.Table, rows [][][]byte, snapshot string) ([]connect.ChangeEvent, error) {
 	topic := s.cfg.TopicPrefix + "." + t.Schema + "." + t.Name // not s.topic: workers run in parallel
 	now := time.Now().UnixMilli()
 	events := make([]connect.ChangeEvent, len(rows))
-	n := len(t.Columns)
-	values := make([]connect.Value, len(rows)*n) // the rows' images, in one allocation
+	texts := make([]*string, len(t.Columns))
 	for r, row := range rows {
-		after := values[r*n : (r+1)*n : (r+1)*n]
 		for i := range t.Columns {
-			if row[i] == nil {
-				after[i] = connect.Null(t.Columns[i].Kind)
-				continue
+			texts[i] = nil
+			if row[i] != nil {
+				s := string(row[i])
+				texts[i] = &s
 			}
-			v, err := value(&t.Columns[i], row[i])
-			if err != nil {
-				return nil, s.fatal("snapshot of %s.%s: %w", t.Schema, t.Name, err)
-			}
-			after[i] = v
 		}
-		events[r] = connect.ChangeEvent{
-			Op: connect.OpRead, Table: t, Topic: topic, After: after, TsMs: now,
-			Source: s.sourceInfo(t, now, snapshot, "", 0),
+		ev, err := s.readEvent(t, topic, texts, make([]connect.Value, len(t.Columns)), now, snapshot)
+		if err != nil {
+			return nil, err
 		}
+		events[r] = ev
 	}
 	return events, nil
+}
+
+// readEvent turns one row's texts (nil for NULL) into an op 'r' event
+// whose after image is filled into after.
+func (s *Source) readEvent(t *connect.Table, topic string, texts []*string, after []connect.Value, now int64, snapshot string) (connect.ChangeEvent, error) {
+	for i := range t.Columns {
+		if texts[i] == nil {
+			after[i] = connect.Null(t.Columns[i].Kind)
+			continue
+		}
+		v, err := valueOf(&t.Columns[i], *texts[i])
+		if err != nil {
+			return connect.ChangeEvent{}, s.fatal("snapshot of %s.%s: %w", t.Schema, t.Name, err)
+		}
+		after[i] = v
+	}
+	return connect.ChangeEvent{
+		Op: connect.OpRead, Table: t, Topic: topic, After: after, TsMs: now,
+		Source: s.sourceInfo(t, now, snapshot, "", 0),
+	}, nil
 }
 
 // readSnapshot returns the next batch of the initial snapshot. It holds

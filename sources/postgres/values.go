@@ -97,19 +97,22 @@ const (
 // value converts a column's text form, as the snapshot's SELECT and
 // pgoutput send it, to a value of its kind.
 func value(col *connect.Column, text []byte) (connect.Value, error) {
-	var p *plan
-	if col.Kind == connect.KindJSON || col.Kind == connect.KindArray {
-		p = planOf(col)
-	}
-	var s string
 	switch col.Kind {
 	case connect.KindBool, connect.KindInt16, connect.KindInt32, connect.KindInt64, connect.KindFloat32, connect.KindFloat64,
 		connect.KindDate, connect.KindTime, connect.KindTimeTZ, connect.KindTimestamp, connect.KindTimestampTZ:
-		// decode keeps nothing of s for these kinds: it may share text's
-		// bytes instead of copying them.
-		s = unsafe.String(unsafe.SliceData(text), len(text))
-	default:
-		s = string(text)
+		// decode keeps nothing of the text for these kinds: it may
+		// share text's bytes instead of copying them.
+		return valueOf(col, unsafe.String(unsafe.SliceData(text), len(text)))
+	}
+	return valueOf(col, string(text))
+}
+
+// valueOf is value of a text form already copied into a string, which
+// the value may keep.
+func valueOf(col *connect.Column, s string) (connect.Value, error) {
+	var p *plan
+	if col.Kind == connect.KindJSON || col.Kind == connect.KindArray {
+		p = planOf(col)
 	}
 	v, err := decode(col, p, s)
 	if err != nil {
