@@ -112,6 +112,8 @@ func (s *Source) loadHistory(ctx context.Context) error {
 	found := map[string]*tableSchema{}
 	if s.readTopic != nil {
 		err := s.readTopic(ctx, historyTopic(s.name), func(r connect.Record) error {
+			s.historyRecords.Add(1)
+			s.historyBytes.Add(int64(len(r.Key) + len(r.Value)))
 			name, t, err := readHistoryRecord(r)
 			if err != nil {
 				return err

@@ -56,7 +56,9 @@ func (*Kind) NewSource(c *configs.Connector, env connect.Env) (connect.Source, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{name: c.Name, cfg: cfg, log: log, readTopic: env.ReadTopic}, nil
+	s := &Source{name: c.Name, cfg: cfg, log: log, readTopic: env.ReadTopic}
+	s.lagMs.Store(-1)
+	return s, nil
 }
 
 // Flavors of server.
@@ -108,15 +110,23 @@ type Source struct {
 	zeroWarned map[string]bool
 
 	// Status, read from other goroutines.
-	acked     atomic.Value // string: the last durable position
-	rows      atomic.Int64 // snapshot rows read
-	events    atomic.Int64 // change events streamed
-	lagMs     atomic.Int64 // commit to read of the last transaction; 0 unknown
-	noReload  atomic.Bool  // snapshot_parallelism fell back to one connection
-	statusMu  sync.Mutex
-	statusPrg *progress
-	perTable  map[string]int64 // events streamed per db.table, counted at commits
-	history   int              // tables in the schema history
+	acked  atomic.Value // string: the last durable position
+	rows   atomic.Int64 // snapshot rows read
+	events atomic.Int64 // change events streamed
+	// lagMs is how far the stream is behind the server, in ms: now
+	// minus the timestamp of the last transaction read (whole seconds in
+	// the binlog), 0 at a heartbeat (nothing left to read), -1 before the
+	// stream starts.
+	lagMs    atomic.Int64
+	noReload atomic.Bool // snapshot_parallelism fell back to one connection
+	// historyRecords and historyBytes are the size of the schema history:
+	// the records read from its topic at Open and those written since.
+	historyRecords atomic.Int64
+	historyBytes   atomic.Int64
+	statusMu       sync.Mutex
+	statusPrg      *progress
+	perTable       map[string]int64 // events streamed per db.table, counted at commits
+	history        int              // tables in the schema history
 }
 
 var _ connect.Source = (*Source)(nil)
@@ -489,6 +499,32 @@ func describePos(bp binlogPos) string {
 // Read returns the next batch: snapshot chunks first, then one batch per
 // transaction (or per maxBatch events of a large one).
 func (s *Source) Read(ctx context.Context) (connect.SourceBatch, error) {
+	b, err := s.read(ctx)
+	if err == nil {
+		s.countHistory(b.Messages)
+	}
+	return b, err
+}
+
+// countHistory adds the schema history records among msgs to the status,
+// with their size as the json converter writes them.
+func (s *Source) countHistory(msgs []connect.Message) {
+	topic := historyTopic(s.name)
+	for i := range msgs {
+		if msgs[i].Topic != topic {
+			continue
+		}
+		s.historyRecords.Add(1)
+		if k, v, err := historyConverter.Encode(&msgs[i]); err == nil {
+			s.historyBytes.Add(int64(len(k) + len(v)))
+		}
+	}
+}
+
+// historyConverter measures schema history records for the status.
+var historyConverter, _ = connect.NewConverter("json")
+
+func (s *Source) read(ctx context.Context) (connect.SourceBatch, error) {
 	if err := ctx.Err(); err != nil {
 		return connect.SourceBatch{}, err
 	}
@@ -548,19 +584,23 @@ func (s *Source) Close() error {
 	return err
 }
 
-// Status reports the snapshot's progress, the rows and events read, the
-// last durable position and the replication lag.
+// Status reports the snapshot's progress, the rows and events read (in
+// all and per table), the last durable position, the seconds the stream is
+// behind the server, and the size of the schema history (tables, records,
+// bytes). The runtime exports its numbers as sluice_source_status_* gauges.
 func (s *Source) Status() map[string]any {
 	st := map[string]any{"snapshot_rows": s.rows.Load(), "events": s.events.Load()}
 	if a, ok := s.acked.Load().(string); ok && a != "" {
 		st["acked_position"] = a
 	}
-	if l := s.lagMs.Load(); l > 0 {
+	if l := s.lagMs.Load(); l >= 0 {
 		st["seconds_behind_source"] = float64(l) / 1000
 	}
 	if s.noReload.Load() {
 		st["snapshot_warning"] = "snapshot_parallelism needs the RELOAD privilege (GRANT RELOAD ON *.* TO the user): the snapshot reads one table at a time"
 	}
+	st["schema_history_records"] = s.historyRecords.Load()
+	st["schema_history_bytes"] = s.historyBytes.Load()
 	s.statusMu.Lock()
 	p := s.statusPrg
 	if len(s.perTable) > 0 {

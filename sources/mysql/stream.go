@@ -184,6 +184,9 @@ func (s *Source) handle(ev *replication.BinlogEvent) (connect.SourceBatch, bool,
 			st.last.File, st.last.Pos = st.file, uint32(e.Position)
 		}
 	case *replication.HeartbeatEvent:
+		if st.tx == nil {
+			s.lagMs.Store(0) // the server has nothing more to send
+		}
 		if st.tx == nil && st.last != st.emitted {
 			return s.emitPosition(), true, nil
 		}
@@ -367,11 +370,7 @@ func (s *Source) commit(h *replication.EventHeader) (connect.SourceBatch, bool, 
 	tx := st.tx
 	st.tx = nil
 	if h.Timestamp > 0 {
-		if lag := time.Since(time.Unix(int64(h.Timestamp), 0)).Milliseconds(); lag > 0 {
-			s.lagMs.Store(lag)
-		} else {
-			s.lagMs.Store(1)
-		}
+		s.lagMs.Store(max(0, time.Since(time.Unix(int64(h.Timestamp), 0)).Milliseconds()))
 	}
 	if tx == nil || (len(tx.events) == 0 && !tx.progressed) {
 		return connect.SourceBatch{}, false, nil
