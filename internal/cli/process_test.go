@@ -349,3 +349,26 @@ func checkCrashLog(t *testing.T, dataDir, topic string, valueBytes int, acked ma
 	}
 	return st.LogEndOffset, lost
 }
+
+// TestExamplesValidateWithTheBinary runs the built binary's validate, with
+// the connector kinds it is built with and no environment variables set,
+// on every file of configs/examples but full.yaml (DESIGN.md's whole
+// product, kinds of later releases included): each one a user copies must
+// pass as it is.
+func TestExamplesValidateWithTheBinary(t *testing.T) {
+	bin := sluiceBinary(t)
+	files, err := filepath.Glob(filepath.Join("..", "..", "configs", "examples", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		if filepath.Base(f) == "full.yaml" {
+			continue
+		}
+		cmd := exec.Command(bin, "validate", "--config", f)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("sluice validate --config %s: %v\n%s", f, err, out)
+		}
+	}
+}
