@@ -9,7 +9,11 @@ import "strconv"
 // in the returned bytes; hasKey is false for a table without a key (a null
 // key). ev must not be a truncate of a table with a key (its key is made
 // by the source task).
-func appendEventJSON(b []byte, ev *ChangeEvent) (out []byte, keyEnd int, hasKey bool, err error) {
+//
+// src, when not nil, remembers the last source block written: an event
+// whose source block equals it (a snapshot chunk's rows share one) gets
+// the remembered bytes instead of encoding them again.
+func appendEventJSON(b []byte, ev *ChangeEvent, src *sourceBlockCache) (out []byte, keyEnd int, hasKey bool, err error) {
 	var w jsonWriter
 	var cols []Column
 	var keyCols []int
@@ -59,15 +63,67 @@ func appendEventJSON(b []byte, ev *ChangeEvent) (out []byte, keyEnd int, hasKey 
 		}
 		return append(b, '}')
 	}
-	src := &ev.Source
-	snapshot := src.Snapshot
-	if snapshot == "" {
-		snapshot = "false"
-	}
 	b = append(b, `{"before":`...)
 	b = row(b, ev.Before)
 	b = append(b, `,"after":`...)
 	b = row(b, ev.After)
+	if src != nil && src.same(&ev.Source) {
+		b = append(b, src.json...)
+	} else {
+		start := len(b)
+		b = appendSourceJSON(b, &ev.Source, &w)
+		if src != nil && w.err == nil {
+			src.keep(&ev.Source, b[start:])
+		}
+	}
+	b = append(b, `,"op":`...)
+	b = appendString(b, opName(ev.Op))
+	b = append(b, `,"ts_ms":`...)
+	b = strconv.AppendInt(b, ev.TsMs, 10)
+	if t := ev.Transaction; t != nil {
+		b = append(b, `,"transaction":{"id":`...)
+		b = appendString(b, t.ID)
+		b = append(b, `,"total_order":`...)
+		b = strconv.AppendInt(b, t.TotalOrder, 10)
+		b = append(b, `,"data_collection_order":`...)
+		b = strconv.AppendInt(b, t.DataCollectionOrder, 10)
+		b = append(b, "}}"...)
+	} else {
+		b = append(b, `,"transaction":null}`...)
+	}
+	return b, keyEnd, hasKey, w.err
+}
+
+// sourceBlockCache holds the JSON of the last source block an encoder
+// wrote and the SourceInfo it came from.
+type sourceBlockCache struct {
+	src  SourceInfo
+	json []byte
+}
+
+// same reports whether s encodes to the remembered bytes: equal fields
+// and the very same Extra (a batch's events do not change once the source
+// has emitted them, so one backing array means equal values).
+func (c *sourceBlockCache) same(s *SourceInfo) bool {
+	p := &c.src
+	if c.json == nil || len(s.Extra) != len(p.Extra) || (len(s.Extra) > 0 && &s.Extra[0] != &p.Extra[0]) {
+		return false
+	}
+	return s.TsMs == p.TsMs && s.Version == p.Version && s.Connector == p.Connector && s.Name == p.Name &&
+		s.Snapshot == p.Snapshot && s.Database == p.Database && s.Schema == p.Schema && s.Table == p.Table && s.TxID == p.TxID
+}
+
+func (c *sourceBlockCache) keep(s *SourceInfo, json []byte) {
+	c.src = *s
+	c.json = append(c.json[:0], json...)
+}
+
+// appendSourceJSON appends ev's `,"source":{...}` to b.
+func appendSourceJSON(b []byte, src *SourceInfo, w *jsonWriter) []byte {
+	snapshot := src.Snapshot
+	if snapshot == "" {
+		snapshot = "false"
+	}
 	b = append(b, `,"source":{"version":`...)
 	b = appendString(b, src.Version)
 	b = append(b, `,"connector":`...)
@@ -101,42 +157,44 @@ func appendEventJSON(b []byte, ev *ChangeEvent) (out []byte, keyEnd int, hasKey 
 		b = append(b, ':')
 		b = w.value(b, &f.Value)
 	}
-	b = append(b, `},"op":`...)
-	b = appendString(b, opName(ev.Op))
-	b = append(b, `,"ts_ms":`...)
-	b = strconv.AppendInt(b, ev.TsMs, 10)
-	if t := ev.Transaction; t != nil {
-		b = append(b, `,"transaction":{"id":`...)
-		b = appendString(b, t.ID)
-		b = append(b, `,"total_order":`...)
-		b = strconv.AppendInt(b, t.TotalOrder, 10)
-		b = append(b, `,"data_collection_order":`...)
-		b = strconv.AppendInt(b, t.DataCollectionOrder, 10)
-		b = append(b, "}}"...)
-	} else {
-		b = append(b, `,"transaction":null}`...)
-	}
-	return b, keyEnd, hasKey, w.err
+	return append(b, '}')
 }
 
-// encodeEventJSON returns the json converter's key and value of ev's
-// envelope in one exact-size allocation (see appendEventJSON).
-func encodeEventJSON(ev *ChangeEvent) (key, value []byte, err error) {
-	bp := bufPool.Get().(*[]byte)
-	b, keyEnd, hasKey, err := appendEventJSON((*bp)[:0], ev)
-	defer func() {
-		if cap(b) <= 1<<20 {
-			*bp = b[:0]
-			bufPool.Put(bp)
-		}
-	}()
+// eventEncoder writes the json converter's keys and values of events
+// (see appendEventJSON) into shared chunks of memory, one allocation for
+// many records, remembering the last source block. One goroutine uses an
+// encoder; the records it returns stay valid after the next call.
+type eventEncoder struct {
+	src   sourceBlockCache
+	free  []byte // the unused rest of the current chunk, length 0
+	guess int    // room to make before an event: twice the last one's size
+}
+
+// encoderChunk is the size of the chunks records are written into.
+const encoderChunk = 64 << 10
+
+func (e *eventEncoder) encode(ev *ChangeEvent) (key, value []byte, err error) {
+	if cap(e.free) < e.guess || cap(e.free) < 256 {
+		e.free = make([]byte, 0, max(encoderChunk, e.guess))
+	}
+	b, keyEnd, hasKey, err := appendEventJSON(e.free, ev, &e.src)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]byte, len(b))
-	copy(out, b)
+	// An event larger than the room left was appended to a new array of
+	// its own; what remains of either is the next event's room.
+	e.free = b[len(b):]
+	e.guess = 2 * len(b)
+	out := b[:len(b):len(b)]
 	if hasKey {
 		key = out[:keyEnd:keyEnd]
 	}
 	return key, out[keyEnd:], nil
+}
+
+// encodeEventJSON returns the json converter's key and value of ev's
+// envelope (see appendEventJSON).
+func encodeEventJSON(ev *ChangeEvent) (key, value []byte, err error) {
+	var e eventEncoder
+	return e.encode(ev)
 }

@@ -376,15 +376,21 @@ func (sc *sourceConverter) convertEvents(ctx context.Context, events []ChangeEve
 	c := sc.t.c
 	var err error
 	fast := len(c.chain) == 0 && c.conv.Name() == "json"
+	var enc eventEncoder
+	var lastTopic string // the topic of the last fast record, and its partition count
+	var lastN int32
 	one := func(ev *ChangeEvent) error {
 		if fast && !(ev.Op == OpTruncate && ev.Table != nil && len(ev.Table.Key) > 0) {
 			// No transforms, the json converter: write the envelope's
 			// bytes straight from the event. An encoding error takes
 			// the general path, which reports it.
-			if k, v, err := encodeEventJSON(ev); err == nil {
-				n, err := sc.partitions(ctx, ev.Topic, k != nil, ev)
-				if err != nil {
-					return err
+			if k, v, err := enc.encode(ev); err == nil {
+				n := lastN
+				if ev.Topic != lastTopic || lastTopic == "" {
+					if n, err = sc.partitions(ctx, ev.Topic, k != nil, ev); err != nil {
+						return err
+					}
+					lastTopic, lastN = ev.Topic, n
 				}
 				p := Partition(k, n)
 				out = append(out, Record{Topic: ev.Topic, Partition: p, Key: k, Value: v})

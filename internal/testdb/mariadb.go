@@ -240,6 +240,10 @@ func (m *MariaDB) Query(t testing.TB, sql string) string {
 	return runClient(t, "MariaDB", m.clientCommand("--skip-column-names"), sql)
 }
 
+// Command returns the mariadb client command, connected as User in batch
+// mode, with args added (such as "--quick", "-e", "SELECT ...").
+func (m *MariaDB) Command(args ...string) *exec.Cmd { return m.clientCommand(args...) }
+
 func (m *MariaDB) clientCommand(args ...string) *exec.Cmd {
 	// --defaults-file must come first.
 	args = append([]string{"--defaults-file=" + m.confFile, "--port=" + strconv.Itoa(m.Port),

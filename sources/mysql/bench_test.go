@@ -270,8 +270,29 @@ func BenchmarkSnapshot(b *testing.B) {
 		}
 		return float64(rows) / time.Since(start).Seconds()
 	}
+	// cliRate is the same SELECT through the mariadb client (--quick,
+	// rows printed as they arrive) into /dev/null.
+	cliRate := func() float64 {
+		cmd := m.Command("--quick", "--skip-column-names", "-e", "SELECT * FROM bn.t")
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer devnull.Close()
+		cmd.Stdout = devnull
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("%s: %v\n%s", cmd, err, stderr.String())
+		}
+		return float64(rows) / time.Since(start).Seconds()
+	}
 	report := func(b *testing.B, wall, cpu time.Duration) {
 		reportRates(b, rows, wall, cpu, "select", selectRate())
+		cli := cliRate()
+		b.ReportMetric(cli, "mariadb-cli-rows/s")
+		b.ReportMetric(float64(rows*b.N)/wall.Seconds()/cli, "x-mariadb-cli")
 	}
 	b.Run("source", func(b *testing.B) {
 		ctx := context.Background()

@@ -268,10 +268,7 @@ func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
 	// A server that stops answering (a lost route) must not hold a
 	// query, or the handshake, forever: every read and write waits at
 	// most connTimeout, and the error is retriable.
-	conn, err := client.ConnectWithContext(cctx, s.cfg.Addr, s.cfg.User, s.cfg.Password, "", 10*time.Second, func(c *client.Conn) error {
-		c.ReadTimeout, c.WriteTimeout = connTimeout, connTimeout
-		return nil
-	})
+	conn, err := client.ConnectWithDialer(cctx, "", s.cfg.Addr, s.cfg.User, s.cfg.Password, "", timeoutDialer(connTimeout))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

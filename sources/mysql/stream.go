@@ -68,9 +68,11 @@ func (s *Source) startStreaming(ctx context.Context) error {
 		TimestampStringLocation: time.UTC,
 		RenderJSONAsMySQLText:   true,
 		HeartbeatPeriod:         s.cfg.HeartbeatInterval,
-		ReadTimeout:             3*s.cfg.HeartbeatInterval + 10*time.Second,
-		DisableRetrySync:        true, // the runtime reopens at the stored position
-		Logger:                  slog.New(quietHandler{s.log.Handler()}),
+		// A silent server fails the stream after three missed
+		// heartbeats (deadlines set lazily, conn.go).
+		Dialer:           timeoutDialer(3*s.cfg.HeartbeatInterval + 10*time.Second),
+		DisableRetrySync: true, // the runtime reopens at the stored position
+		Logger:           slog.New(quietHandler{s.log.Handler()}),
 	}
 	s.syncer = replication.NewBinlogSyncer(cfg)
 	st := &streamState{file: s.start.File, tables: map[uint64]*tableSchema{}, last: s.start, emitted: s.start,
