@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -81,6 +83,85 @@ func BenchmarkAppendKeyIndex(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkAppendFloor is the log's share of a durable snapshot: one
+// appender writing 1,000-record appends (a source task's batch), synced,
+// of records the size of a snapshot row's Debezium JSON
+// (SLUICE_BENCH_LOG_VALUE bytes, default 400), with and without a key
+// index. Run it with -benchtime 1000x for 1,000,000 records; no pipeline
+// through this log can be faster on the same machine.
+func BenchmarkAppendFloor(b *testing.B) {
+	size := 400
+	if s := os.Getenv("SLUICE_BENCH_LOG_VALUE"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			b.Fatalf("SLUICE_BENCH_LOG_VALUE=%q: want a number of bytes", s)
+		}
+		size = v
+	}
+	for _, index := range []bool{false, true} {
+		b.Run(fmt.Sprintf("value=%d/index=%s/sync", size, map[bool]string{false: "off", true: "on"}[index]), func(b *testing.B) {
+			benchAppendKeyIndex(b, FsyncAlways, 1000, size, index)
+		})
+		b.Run(fmt.Sprintf("value=%d/index=%s/pipelined", size, map[bool]string{false: "off", true: "on"}[index]), func(b *testing.B) {
+			benchAppendPipelined(b, 1000, size, index)
+		})
+	}
+}
+
+// benchAppendPipelined appends like benchAppendKeyIndex with FsyncAlways,
+// but keeps up to 4 appends in flight (AppendAsync, then Wait), as a
+// source task does while it converts its next batch.
+func benchAppendPipelined(b *testing.B, batch, size int, index bool) {
+	l, err := Open(b.TempDir(), Options{Logger: quietLogger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.CreateTopic(TopicSpec{Name: "bench", Partitions: 1, KeyIndex: index}); err != nil {
+		b.Fatal(err)
+	}
+	const depth = 4
+	var sets [depth][]Record
+	for i := range sets {
+		sets[i] = benchRecords(batch, size)
+		for j := range sets[i] {
+			sets[i][j].Key = []byte(`{"id":00000000}`)
+		}
+	}
+	var inflight [depth]*Pending
+	ctx := context.Background()
+	var seq uint64
+	b.ResetTimer()
+	start, cpu := time.Now(), cpuSeconds()
+	for i := 0; i < b.N+depth; i++ {
+		slot := i % depth
+		if p := inflight[slot]; p != nil {
+			if _, err := p.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			inflight[slot] = nil
+		}
+		if i >= b.N {
+			continue
+		}
+		recs := sets[slot]
+		for j := range recs {
+			binary.BigEndian.PutUint64(recs[j].Key[6:], seq)
+			seq++
+		}
+		p, err := l.AppendAsync(ctx, Write{Records: []PartitionRecords{{Topic: "bench", Records: recs}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		inflight[slot] = p
+	}
+	el := time.Since(start).Seconds()
+	n := float64(b.N * batch)
+	b.ReportMetric(n/el, "records/s")
+	b.ReportMetric(n*float64(size)/el/1e6, "MB/s")
+	b.ReportMetric((cpuSeconds()-cpu)/n*1e6, "cpu-µs/record")
 }
 
 // cpuSeconds is the process's CPU time, user and system, of every
