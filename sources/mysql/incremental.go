@@ -78,6 +78,26 @@ type window struct {
 	after []string       // the key of the chunk's last row, for the progress
 }
 
+// selectWindow selects the next chunk of t after tp's last key, with the
+// columns floats added at the end as doubles.
+func (s *Source) selectWindow(t *tableSchema, tp *tableProgress, names, floats []string) (*gomysql.Result, error) {
+	var q strings.Builder
+	q.WriteString("SELECT *")
+	for _, f := range floats {
+		q.WriteString(", " + quoteIdent(f) + " + 0e0")
+	}
+	q.WriteString(" FROM " + quoteIdent(t.Database) + "." + quoteIdent(t.Name))
+	if len(tp.After) == len(t.Key) {
+		lits := make([]string, len(t.Key))
+		for i, k := range t.Key {
+			lits[i] = keyLiteral(&t.Columns[t.column(k)], tp.After[i])
+		}
+		q.WriteString(" WHERE " + keyAfter(names, lits))
+	}
+	q.WriteString(" ORDER BY " + strings.Join(names, ", ") + " LIMIT " + strconv.Itoa(s.cfg.SnapshotChunkSize))
+	return s.conn.Execute(q.String())
+}
+
 // windowRow is a selected row as text; null marks NULL columns.
 type windowRow struct {
 	key  string
@@ -305,27 +325,44 @@ func (s *Source) openWindow() error {
 	for i, k := range t.Key {
 		names[i] = quoteIdent(k)
 	}
-	var q strings.Builder
-	q.WriteString("SELECT * FROM " + quoteIdent(t.Database) + "." + quoteIdent(t.Name))
-	if len(tp.After) == len(t.Key) {
-		lits := make([]string, len(t.Key))
-		for i, k := range t.Key {
-			lits[i] = keyLiteral(&t.Columns[t.column(k)], tp.After[i])
+	// SELECT * returns the table's columns as of now, which the close of
+	// the window checks against the stream's schema. FLOAT prints with 6
+	// digits: each FLOAT column of the stream's schema is also selected
+	// as a double, at the end, and replaces the printed one.
+	var floats []string
+	for _, c := range t.Columns {
+		if c.Type == "float" {
+			floats = append(floats, c.Name)
 		}
-		q.WriteString(" WHERE " + keyAfter(names, lits))
 	}
-	q.WriteString(" ORDER BY " + strings.Join(names, ", ") + " LIMIT " + strconv.Itoa(s.cfg.SnapshotChunkSize))
-	r, err := s.conn.Execute(q.String())
+	r, err := s.selectWindow(t, tp, names, floats)
+	var me *gomysql.MyError
+	if err != nil && len(floats) > 0 && errors.As(err, &me) && me.Code == gomysql.ER_BAD_FIELD_ERROR {
+		// A FLOAT column is gone from the table already (the stream
+		// has not reached the DDL): this window is dropped when it
+		// does, so its rows need no exact floats.
+		floats = nil
+		r, err = s.selectWindow(t, tp, names, nil)
+	}
 	if err != nil {
 		return s.retriable("incremental snapshot of %s: %w", tp.Table, err)
 	}
 	defer r.Close()
+	nf := len(r.Fields) - len(floats) // the table's columns, then the doubles
+	exact := make(map[int]int, len(floats))
+	for k, name := range floats {
+		for j, f := range r.Fields[:nf] {
+			if string(f.Name) == name {
+				exact[j] = nf + k
+			}
+		}
+	}
 	// The key columns' places in this result, whose columns are the
 	// table's as of now.
 	keyAt := make([]int, len(t.Key))
 	for i, k := range t.Key {
 		keyAt[i] = -1
-		for j, f := range r.Fields {
+		for j, f := range r.Fields[:nf] {
 			if string(f.Name) == k {
 				keyAt[i] = j
 			}
@@ -335,9 +372,13 @@ func (s *Source) openWindow() error {
 		}
 	}
 	for _, row := range r.Values {
-		wr := windowRow{vals: make([][]byte, len(row)), null: make([]bool, len(row))}
-		for i := range row {
-			wr.vals[i], wr.null[i] = rawText(row[i])
+		wr := windowRow{vals: make([][]byte, nf), null: make([]bool, nf)}
+		for i := range nf {
+			from := i
+			if j, ok := exact[i]; ok {
+				from = j
+			}
+			wr.vals[i], wr.null[i] = rawText(row[from])
 		}
 		parts := make([]string, len(t.Key))
 		for i, at := range keyAt {
