@@ -425,9 +425,19 @@ func (s *Source) decodeRows(ev *replication.BinlogEvent, e *replication.RowsEven
 	}
 	ct := t.connectTable()
 	topic := s.topic(ct)
+	id := t.id()
 	now := time.Now().UnixMilli()
-	for r := 0; r+step <= len(e.Rows); r += step {
-		img, err := s.image(t, e.Rows[r])
+	// The rows' images, transaction blocks and source fields come from
+	// one allocation each; the source block differs only in its row.
+	n, nc := len(e.Rows)/step, len(t.Columns)
+	vals := make([]connect.Value, n*step*nc)
+	txs := make([]connect.Transaction, n)
+	tmpl := s.sourceInfo(t, st.tx, ev.Header, 0)
+	ne := len(tmpl.Extra)
+	extras := make([]connect.Field, n*ne)
+	order := st.tx.perTable[id]
+	for r, k := 0, 0; r+step <= len(e.Rows); r, k = r+step, k+1 {
+		img, err := s.image(t, e.Rows[r], vals[r*nc:(r+1)*nc:(r+1)*nc])
 		if err != nil {
 			return err
 		}
@@ -439,28 +449,33 @@ func (s *Source) decodeRows(ev *replication.BinlogEvent, e *replication.RowsEven
 			ce.Before = img
 		case connect.OpUpdate:
 			ce.Before = img
-			if ce.After, err = s.image(t, e.Rows[r+1]); err != nil {
+			if ce.After, err = s.image(t, e.Rows[r+1], vals[(r+1)*nc:(r+2)*nc:(r+2)*nc]); err != nil {
 				return err
 			}
 		}
 		s.dropFromWindow(t, ce.Before)
 		s.dropFromWindow(t, ce.After)
 		st.tx.total++
-		st.tx.perTable[t.id()]++
-		ce.Transaction = &connect.Transaction{ID: st.tx.id, TotalOrder: st.tx.total, DataCollectionOrder: st.tx.perTable[t.id()]}
-		ce.Source = s.sourceInfo(t, st.tx, ev.Header, r/step)
+		order++
+		txs[k] = connect.Transaction{ID: st.tx.id, TotalOrder: st.tx.total, DataCollectionOrder: order}
+		ce.Transaction = &txs[k]
+		ce.Source = tmpl
+		ce.Source.Extra = extras[k*ne : (k+1)*ne : (k+1)*ne]
+		copy(ce.Source.Extra, tmpl.Extra)
+		ce.Source.Extra[sourceRowField].Value = connect.Int32(int32(k))
 		st.tx.events = append(st.tx.events, ce)
 	}
+	st.tx.perTable[id] = order
 	s.events.Add(int64(len(e.Rows) / step))
 	return nil
 }
 
-// image converts one row image of a rows event.
-func (s *Source) image(t *tableSchema, row []any) ([]connect.Value, error) {
+// image converts one row image of a rows event into out, which has room
+// for the table's columns.
+func (s *Source) image(t *tableSchema, row []any, out []connect.Value) ([]connect.Value, error) {
 	if len(row) != len(t.Columns) {
 		return nil, s.fatal("%s: a row of %d columns for a schema of %d", t.id(), len(row), len(t.Columns))
 	}
-	out := make([]connect.Value, len(row))
 	for i, v := range row {
 		c := &t.Columns[i]
 		val, zero, err := binlogValue(c, v)
@@ -506,11 +521,14 @@ func (s *Source) sourceInfo(t *tableSchema, tx *txState, h *replication.EventHea
 		{Name: "gtid", Value: optString(tx.gtid), Optional: true},
 		{Name: "file", Value: connect.String(s.st.file)},
 		{Name: "pos", Value: connect.Int64(int64(start))},
-		{Name: "row", Value: connect.Int32(int32(row))},
+		{Name: "row", Value: connect.Int32(int32(row))}, // at sourceRowField
 		{Name: "thread", Value: optInt(int64(tx.thread), tx.thread != 0), Optional: true},
 	}
 	return si
 }
+
+// sourceRowField is the place of "row" in a streamed event's Extra.
+const sourceRowField = 4
 
 func optString(s string) connect.Value {
 	if s == "" {
