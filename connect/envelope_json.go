@@ -1,6 +1,9 @@
 package connect
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+)
 
 // appendEventJSON appends the json converter's key and value of ev's
 // Debezium envelope to b, exactly the bytes Envelope and then the json
@@ -67,14 +70,10 @@ func appendEventJSON(b []byte, ev *ChangeEvent, src *sourceBlockCache) (out []by
 	b = row(b, ev.Before)
 	b = append(b, `,"after":`...)
 	b = row(b, ev.After)
-	if src != nil && src.same(&ev.Source) {
-		b = append(b, src.json...)
+	if src != nil {
+		b = src.append(b, &ev.Source, &w)
 	} else {
-		start := len(b)
-		b = appendSourceJSON(b, &ev.Source, &w)
-		if src != nil && w.err == nil {
-			src.keep(&ev.Source, b[start:])
-		}
+		b = appendSourceJSON(b, &ev.Source, &w, nil)
 	}
 	b = append(b, `,"op":`...)
 	b = appendString(b, opName(ev.Op))
@@ -95,31 +94,82 @@ func appendEventJSON(b []byte, ev *ChangeEvent, src *sourceBlockCache) (out []by
 }
 
 // sourceBlockCache holds the JSON of the last source block an encoder
-// wrote and the SourceInfo it came from.
+// wrote and the SourceInfo it came from. The next block that has the same
+// fields and starts with the same Extra fields reuses the bytes up to the
+// first Extra field that differs: a snapshot chunk's rows share their
+// whole block, a binlog rows event's rows all but "row" and "thread".
 type sourceBlockCache struct {
 	src  SourceInfo
 	json []byte
+	ends []int // where the JSON of Extra[i] ends; base where Extra starts
+	base int
 }
 
-// same reports whether s encodes to the remembered bytes: equal fields
-// and the very same Extra (a batch's events do not change once the source
-// has emitted them, so one backing array means equal values).
-func (c *sourceBlockCache) same(s *SourceInfo) bool {
-	p := &c.src
-	if c.json == nil || len(s.Extra) != len(p.Extra) || (len(s.Extra) > 0 && &s.Extra[0] != &p.Extra[0]) {
-		return false
+func (c *sourceBlockCache) append(b []byte, s *SourceInfo, w *jsonWriter) []byte {
+	k := c.sameExtra(s)
+	if k < 0 {
+		start := len(b)
+		b = appendSourceJSON(b, s, w, c)
+		c.src, c.json = *s, append(c.json[:0], b[start:]...)
+		if w.err != nil {
+			c.json = nil
+		}
+		return b
 	}
-	return s.TsMs == p.TsMs && s.Version == p.Version && s.Connector == p.Connector && s.Name == p.Name &&
-		s.Snapshot == p.Snapshot && s.Database == p.Database && s.Schema == p.Schema && s.Table == p.Table && s.TxID == p.TxID
+	end := c.base
+	if k > 0 {
+		end = c.ends[k-1]
+	}
+	b = append(b, c.json[:end]...)
+	if k == len(s.Extra) {
+		return append(b, '}')
+	}
+	start := len(b)
+	b = appendExtraJSON(b, s.Extra[k:], w, c, k, end)
+	c.src.Extra = s.Extra
+	c.json = append(c.json[:end], b[start:]...)
+	if w.err != nil {
+		c.json = nil
+	}
+	return b
 }
 
-func (c *sourceBlockCache) keep(s *SourceInfo, json []byte) {
-	c.src = *s
-	c.json = append(c.json[:0], json...)
+// sameExtra returns how many leading Extra fields of s encode as the
+// remembered ones, or -1 when another field of s differs.
+func (c *sourceBlockCache) sameExtra(s *SourceInfo) int {
+	p := &c.src
+	if c.json == nil || len(s.Extra) != len(p.Extra) ||
+		s.TsMs != p.TsMs || s.Version != p.Version || s.Connector != p.Connector || s.Name != p.Name ||
+		s.Snapshot != p.Snapshot || s.Database != p.Database || s.Schema != p.Schema || s.Table != p.Table || s.TxID != p.TxID {
+		return -1
+	}
+	if len(s.Extra) == 0 || &s.Extra[0] == &p.Extra[0] {
+		// The very same fields: a batch's events do not change once
+		// the source has emitted them.
+		return len(s.Extra)
+	}
+	for i := range s.Extra {
+		if !sameField(&s.Extra[i], &p.Extra[i]) {
+			return i
+		}
+	}
+	return len(s.Extra)
 }
 
-// appendSourceJSON appends ev's `,"source":{...}` to b.
-func appendSourceJSON(b []byte, src *SourceInfo, w *jsonWriter) []byte {
+// sameField reports whether two fields of scalar values are equal; a
+// value with bytes, a list or a struct is not compared.
+func sameField(a, b *Field) bool {
+	x, y := &a.Value, &b.Value
+	return a.Name == b.Name && a.Optional == b.Optional && x.Kind == y.Kind && x.Null == y.Null &&
+		x.Int == y.Int && x.Uint == y.Uint && math.Float64bits(x.Float) == math.Float64bits(y.Float) &&
+		x.Str == y.Str && x.Prec == y.Prec && x.Offset == y.Offset &&
+		x.Bytes == nil && y.Bytes == nil && x.List == nil && y.List == nil && x.Struct == nil && y.Struct == nil
+}
+
+// appendSourceJSON appends ev's `,"source":{...}` to b; c, when not nil,
+// learns where its Extra fields start and end.
+func appendSourceJSON(b []byte, src *SourceInfo, w *jsonWriter, c *sourceBlockCache) []byte {
+	start := len(b)
 	snapshot := src.Snapshot
 	if snapshot == "" {
 		snapshot = "false"
@@ -150,12 +200,31 @@ func appendSourceJSON(b []byte, src *SourceInfo, w *jsonWriter) []byte {
 			b = appendString(b, src.TxID)
 		}
 	}
-	for i := range src.Extra {
-		f := &src.Extra[i]
+	if c != nil {
+		c.base = len(b) - start
+		c.ends = c.ends[:0]
+	}
+	return appendExtraJSON(b, src.Extra, w, c, 0, len(b)-start)
+}
+
+// appendExtraJSON appends the Extra fields from, the first being field i
+// of the block, and the block's closing brace; at is the length of the
+// block's JSON before them, for c's ends.
+func appendExtraJSON(b []byte, from []Field, w *jsonWriter, c *sourceBlockCache, i, at int) []byte {
+	if c != nil {
+		c.ends = c.ends[:i]
+	}
+	for j := range from {
+		f := &from[j]
+		n := len(b)
 		b = append(b, ',')
 		b = appendString(b, f.Name)
 		b = append(b, ':')
 		b = w.value(b, &f.Value)
+		at += len(b) - n
+		if c != nil {
+			c.ends = append(c.ends, at)
+		}
 	}
 	return append(b, '}')
 }
