@@ -137,6 +137,13 @@ func binlogBaseline(b *testing.B, m *testdb.MariaDB, pos connect.Position, rows 
 	cmd := exec.Command(bin, "--read-from-remote-server", "--host", m.Host, "--port", strconv.Itoa(m.Port),
 		"--user", m.User, "--password="+m.Password, "--base64-output=decode-rows", "--verbose",
 		"--start-position", strconv.FormatUint(off, 10), "--to-last-log", file)
+	return rateToDevNull(b, cmd, rows)
+}
+
+// rateToDevNull runs cmd with its output into /dev/null and returns rows
+// divided by its run time.
+func rateToDevNull(b *testing.B, cmd *exec.Cmd, rows int) float64 {
+	b.Helper()
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		b.Fatal(err)
@@ -273,20 +280,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	// cliRate is the same SELECT through the mariadb client (--quick,
 	// rows printed as they arrive) into /dev/null.
 	cliRate := func() float64 {
-		cmd := m.Command("--quick", "--skip-column-names", "-e", "SELECT * FROM bn.t")
-		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer devnull.Close()
-		cmd.Stdout = devnull
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("%s: %v\n%s", cmd, err, stderr.String())
-		}
-		return float64(rows) / time.Since(start).Seconds()
+		return rateToDevNull(b, m.Command("--quick", "--skip-column-names", "-e", "SELECT * FROM bn.t"), rows)
 	}
 	report := func(b *testing.B, wall, cpu time.Duration) {
 		reportRates(b, rows, wall, cpu, "select", selectRate())
