@@ -13,9 +13,8 @@ import (
 // key). ev must not be a truncate of a table with a key (its key is made
 // by the source task).
 //
-// src, when not nil, remembers the last source block written: an event
-// whose source block equals it (a snapshot chunk's rows share one) gets
-// the remembered bytes instead of encoding them again.
+// src remembers the last source block written, whose bytes the next event
+// reuses as far as its block is the same (sourceBlockCache).
 func appendEventJSON(b []byte, ev *ChangeEvent, src *sourceBlockCache) (out []byte, keyEnd int, hasKey bool, err error) {
 	var w jsonWriter
 	var cols []Column
@@ -70,11 +69,7 @@ func appendEventJSON(b []byte, ev *ChangeEvent, src *sourceBlockCache) (out []by
 	b = row(b, ev.Before)
 	b = append(b, `,"after":`...)
 	b = row(b, ev.After)
-	if src != nil {
-		b = src.append(b, &ev.Source, &w)
-	} else {
-		b = appendSourceJSON(b, &ev.Source, &w, nil)
-	}
+	b = src.append(b, &ev.Source, &w)
 	b = append(b, `,"op":`...)
 	b = appendString(b, opName(ev.Op))
 	b = append(b, `,"ts_ms":`...)
@@ -166,8 +161,8 @@ func sameField(a, b *Field) bool {
 		x.Bytes == nil && y.Bytes == nil && x.List == nil && y.List == nil && x.Struct == nil && y.Struct == nil
 }
 
-// appendSourceJSON appends ev's `,"source":{...}` to b; c, when not nil,
-// learns where its Extra fields start and end.
+// appendSourceJSON appends ev's `,"source":{...}` to b; c learns where
+// its Extra fields start and end.
 func appendSourceJSON(b []byte, src *SourceInfo, w *jsonWriter, c *sourceBlockCache) []byte {
 	start := len(b)
 	snapshot := src.Snapshot
@@ -200,10 +195,7 @@ func appendSourceJSON(b []byte, src *SourceInfo, w *jsonWriter, c *sourceBlockCa
 			b = appendString(b, src.TxID)
 		}
 	}
-	if c != nil {
-		c.base = len(b) - start
-		c.ends = c.ends[:0]
-	}
+	c.base = len(b) - start
 	return appendExtraJSON(b, src.Extra, w, c, 0, len(b)-start)
 }
 
@@ -211,9 +203,7 @@ func appendSourceJSON(b []byte, src *SourceInfo, w *jsonWriter, c *sourceBlockCa
 // of the block, and the block's closing brace; at is the length of the
 // block's JSON before them, for c's ends.
 func appendExtraJSON(b []byte, from []Field, w *jsonWriter, c *sourceBlockCache, i, at int) []byte {
-	if c != nil {
-		c.ends = c.ends[:i]
-	}
+	c.ends = c.ends[:i]
 	for j := range from {
 		f := &from[j]
 		n := len(b)
@@ -222,9 +212,7 @@ func appendExtraJSON(b []byte, from []Field, w *jsonWriter, c *sourceBlockCache,
 		b = append(b, ':')
 		b = w.value(b, &f.Value)
 		at += len(b) - n
-		if c != nil {
-			c.ends = append(c.ends, at)
-		}
+		c.ends = append(c.ends, at)
 	}
 	return append(b, '}')
 }
@@ -259,11 +247,4 @@ func (e *eventEncoder) encode(ev *ChangeEvent) (key, value []byte, err error) {
 		key = out[:keyEnd:keyEnd]
 	}
 	return key, out[keyEnd:], nil
-}
-
-// encodeEventJSON returns the json converter's key and value of ev's
-// envelope (see appendEventJSON).
-func encodeEventJSON(ev *ChangeEvent) (key, value []byte, err error) {
-	var e eventEncoder
-	return e.encode(ev)
 }
